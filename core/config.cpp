@@ -1,0 +1,377 @@
+// The server's configuration (see config.h). The loader walks the YAML tree
+// with a list of known keys per mapping, so an unknown or misspelled key is an
+// error pointing at its line rather than a silently ignored setting.
+#include "config.h"
+
+#include "units.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace sb {
+namespace {
+
+class Loader {
+public:
+    explicit Loader(std::string path) : path_(std::move(path)) {}
+
+    [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& reason) const {
+        std::ostringstream s;
+        s << path_;
+        if (node.IsDefined() && node.Mark().line >= 0) s << ":" << node.Mark().line + 1;
+        s << ": " << key << ": " << reason;
+        throw ConfigError(s.str());
+    }
+
+    // Walks a mapping, calling the handler registered for each key and
+    // refusing keys that have none.
+    void for_each_key(const YAML::Node& map, const std::string& prefix,
+                      const std::map<std::string, std::function<void(const YAML::Node&, const std::string&)>>& handlers) const {
+        if (!map.IsMap()) fail(map, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            const std::string key = it->first.as<std::string>();
+            const std::string full = prefix.empty() ? key : prefix + "." + key;
+            auto h = handlers.find(key);
+            if (h == handlers.end()) {
+                std::string known;
+                for (auto& [k, _] : handlers) known += (known.empty() ? "" : ", ") + k;
+                fail(it->first, full, "unknown key (known keys: " + known + ")");
+            }
+            h->second(it->second, full);
+        }
+    }
+
+    std::string scalar(const YAML::Node& n, const std::string& key) const {
+        if (!n.IsScalar()) fail(n, key, "expected a single value");
+        return n.Scalar();
+    }
+
+    std::string string_value(const YAML::Node& n, const std::string& key) const { return scalar(n, key); }
+
+    bool bool_value(const YAML::Node& n, const std::string& key) const {
+        std::string v = scalar(n, key);
+        if (v == "true" || v == "yes" || v == "on") return true;
+        if (v == "false" || v == "no" || v == "off") return false;
+        fail(n, key, "expected true or false, got '" + v + "'");
+    }
+
+    uint64_t uint_value(const YAML::Node& n, const std::string& key, uint64_t min, uint64_t max) const {
+        std::string v = scalar(n, key);
+        uint64_t out = 0;
+        size_t pos = 0;
+        try {
+            if (v.empty() || v[0] == '-') throw std::invalid_argument(v);
+            out = std::stoull(v, &pos);
+        } catch (const std::exception&) {
+            fail(n, key, "expected a non-negative integer, got '" + v + "'");
+        }
+        if (pos != v.size()) fail(n, key, "expected a non-negative integer, got '" + v + "'");
+        if (out < min || out > max)
+            fail(n, key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        return out;
+    }
+
+    uint64_t duration_value(const YAML::Node& n, const std::string& key, uint64_t min_ms, uint64_t max_ms) const {
+        std::string v = scalar(n, key);
+        auto d = parse_duration_ms(v);
+        if (!d) fail(n, key, "expected a duration such as 25s or 300ms, got '" + v + "'");
+        if (*d < min_ms || *d > max_ms)
+            fail(n, key, "must be between " + std::to_string(min_ms) + "ms and " + std::to_string(max_ms) + "ms");
+        return *d;
+    }
+
+    uint64_t size_value(const YAML::Node& n, const std::string& key, uint64_t min, uint64_t max) const {
+        std::string v = scalar(n, key);
+        auto s = parse_size_bytes(v);
+        if (!s) fail(n, key, "expected a size such as 1MB, 64KiB or 1000000, got '" + v + "'");
+        if (*s < min || *s > max)
+            fail(n, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes");
+        return *s;
+    }
+
+    std::vector<std::string> string_list(const YAML::Node& n, const std::string& key) const {
+        if (n.IsScalar()) return {n.Scalar()};
+        if (!n.IsSequence()) fail(n, key, "expected a list");
+        std::vector<std::string> out;
+        for (size_t i = 0; i < n.size(); ++i) out.push_back(scalar(n[i], key + "[" + std::to_string(i) + "]"));
+        return out;
+    }
+
+    void to_json(const YAML::Node& n, rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& key) const {
+        switch (n.Type()) {
+            case YAML::NodeType::Null:
+            case YAML::NodeType::Undefined:
+                w.Null();
+                break;
+            case YAML::NodeType::Scalar: {
+                const std::string& v = n.Scalar();
+                if (n.Tag() == "!") {  // quoted: always a string
+                    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+                } else if (v == "true" || v == "false") {
+                    w.Bool(v == "true");
+                } else if (v == "null" || v == "~") {
+                    w.Null();
+                } else if (is_number(v)) {
+                    w.RawNumber(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+                } else {
+                    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+                }
+                break;
+            }
+            case YAML::NodeType::Sequence:
+                w.StartArray();
+                for (size_t i = 0; i < n.size(); ++i) to_json(n[i], w, key + "[" + std::to_string(i) + "]");
+                w.EndArray();
+                break;
+            case YAML::NodeType::Map:
+                w.StartObject();
+                for (auto it = n.begin(); it != n.end(); ++it) {
+                    std::string k = scalar(it->first, key);
+                    w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+                    to_json(it->second, w, key + "." + k);
+                }
+                w.EndObject();
+                break;
+        }
+    }
+
+    static bool is_number(const std::string& v) {
+        // JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?
+        size_t i = 0;
+        if (i < v.size() && v[i] == '-') ++i;
+        if (i >= v.size() || !isdigit(static_cast<unsigned char>(v[i]))) return false;
+        if (v[i] == '0' && i + 1 < v.size() && isdigit(static_cast<unsigned char>(v[i + 1]))) return false;
+        while (i < v.size() && isdigit(static_cast<unsigned char>(v[i]))) ++i;
+        if (i < v.size() && v[i] == '.') {
+            ++i;
+            if (i >= v.size() || !isdigit(static_cast<unsigned char>(v[i]))) return false;
+            while (i < v.size() && isdigit(static_cast<unsigned char>(v[i]))) ++i;
+        }
+        if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+            ++i;
+            if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+            if (i >= v.size() || !isdigit(static_cast<unsigned char>(v[i]))) return false;
+            while (i < v.size() && isdigit(static_cast<unsigned char>(v[i]))) ++i;
+        }
+        return i == v.size();
+    }
+
+    std::string json_of(const YAML::Node& n, const std::string& key) const {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        to_json(n, w, key);
+        return std::string(buf.GetString(), buf.GetSize());
+    }
+
+    Config load(const YAML::Node& root) {
+        Config c;
+        c.source_path = path_;
+        if (!root.IsDefined() || root.IsNull()) fail(root, "(top level)", "the file is empty");
+        bool listen_seen = false;
+        YAML::Node namespaces_node;
+        for_each_key(root, "", {
+            {"listen", [&](const YAML::Node& n, const std::string& k) { listen_seen = true; load_listen(n, k, c); }},
+            {"engineio", [&](const YAML::Node& n, const std::string& k) { load_engineio(n, k, c); }},
+            {"socketio", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {{"connect_timeout", [&](const YAML::Node& v, const std::string& kk) {
+                                          c.connect_timeout_ms = duration_value(v, kk, 10, 3'600'000);
+                                      }}});
+             }},
+            {"cors", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {
+                     {"origins", [&](const YAML::Node& v, const std::string& kk) { c.cors_origins = string_list(v, kk); }},
+                     {"credentials", [&](const YAML::Node& v, const std::string& kk) { c.cors_credentials = bool_value(v, kk); }},
+                 });
+             }},
+            {"limits", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {
+                     {"max_connections", [&](const YAML::Node& v, const std::string& kk) {
+                          c.max_connections = uint_value(v, kk, 1, 10'000'000);
+                      }},
+                     {"max_send_queue", [&](const YAML::Node& v, const std::string& kk) {
+                          c.max_send_queue = size_value(v, kk, 1024, 1ull << 34);
+                      }},
+                     {"max_http_header_size", [&](const YAML::Node& v, const std::string& kk) {
+                          c.max_http_header_size = size_value(v, kk, 512, 65535);
+                      }},
+                 });
+             }},
+            {"shutdown", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {{"drain_timeout", [&](const YAML::Node& v, const std::string& kk) {
+                                          c.drain_timeout_ms = duration_value(v, kk, 0, 3'600'000);
+                                      }}});
+             }},
+            {"log", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {{"level", [&](const YAML::Node& v, const std::string& kk) {
+                                          std::string l = scalar(v, kk);
+                                          if (l == "debug") c.log_level = log::Level::Debug;
+                                          else if (l == "info") c.log_level = log::Level::Info;
+                                          else if (l == "warn") c.log_level = log::Level::Warn;
+                                          else if (l == "error") c.log_level = log::Level::Error;
+                                          else fail(v, kk, "expected one of debug, info, warn, error; got '" + l + "'");
+                                      }}});
+             }},
+            {"http", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {
+                     {"healthz_path", [&](const YAML::Node& v, const std::string& kk) { c.healthz_path = path_value(v, kk); }},
+                     {"metrics_path", [&](const YAML::Node& v, const std::string& kk) { c.metrics_path = path_value(v, kk); }},
+                 });
+             }},
+            {"modules_path", [&](const YAML::Node& n, const std::string& k) { c.modules_path = string_value(n, k); }},
+            {"modules", [&](const YAML::Node& n, const std::string& k) { load_modules(n, k, c); }},
+            {"namespaces", [&](const YAML::Node& n, const std::string& k) { namespaces_node = n; load_namespaces(n, k, c); }},
+        });
+        if (!listen_seen) c.listen.push_back(ListenConfig{});
+        if (c.ping_timeout_ms == 0) fail(root, "engineio.ping_timeout", "must be greater than 0");
+        if (c.namespaces.empty()) fail(root, "namespaces", "at least one namespace must be configured");
+        for (const auto& ns : c.namespaces) {
+            for (const auto& m : ns.modules) {
+                bool known = std::any_of(c.modules.begin(), c.modules.end(), [&](const ModuleConfig& mc) { return mc.name == m; });
+                if (!known)
+                    fail(namespaces_node[ns.name]["modules"], "namespaces." + ns.name + ".modules",
+                         "module '" + m + "' is not declared under modules:");
+            }
+        }
+        return c;
+    }
+
+    std::string path_value(const YAML::Node& n, const std::string& key) const {
+        std::string v = scalar(n, key);
+        if (v.empty() || v[0] != '/') fail(n, key, "must be an absolute path starting with '/'");
+        return v;
+    }
+
+    void load_listen(const YAML::Node& n, const std::string& key, Config& c) {
+        if (!n.IsSequence() || n.size() == 0) fail(n, key, "expected a non-empty list of {address, port}");
+        for (size_t i = 0; i < n.size(); ++i) {
+            ListenConfig l;
+            const std::string k = key + "[" + std::to_string(i) + "]";
+            for_each_key(n[i], k, {
+                {"address", [&](const YAML::Node& v, const std::string& kk) { l.address = string_value(v, kk); }},
+                {"port", [&](const YAML::Node& v, const std::string& kk) { l.port = static_cast<int>(uint_value(v, kk, 0, 65535)); }},
+                {"tls", [&](const YAML::Node& v, const std::string& kk) {
+                     for_each_key(v, kk, {
+                         {"certificate", [&](const YAML::Node& x, const std::string& kx) { l.tls_certificate = readable_file(x, kx); }},
+                         {"key", [&](const YAML::Node& x, const std::string& kx) { l.tls_key = readable_file(x, kx); }},
+                     });
+                     if (l.tls_certificate.empty() != l.tls_key.empty())
+                         fail(v, kk, "both certificate and key are required for TLS");
+                 }},
+            });
+            c.listen.push_back(l);
+        }
+    }
+
+    std::string readable_file(const YAML::Node& n, const std::string& key) const {
+        std::string p = scalar(n, key);
+        std::ifstream f(p);
+        if (!f) fail(n, key, "cannot read file '" + p + "'");
+        return p;
+    }
+
+    void load_engineio(const YAML::Node& n, const std::string& key, Config& c) {
+        for_each_key(n, key, {
+            {"path", [&](const YAML::Node& v, const std::string& k) {
+                 c.engineio_path = path_value(v, k);
+                 if (c.engineio_path.back() != '/') c.engineio_path.push_back('/');
+             }},
+            {"ping_interval", [&](const YAML::Node& v, const std::string& k) { c.ping_interval_ms = duration_value(v, k, 10, 3'600'000); }},
+            {"ping_timeout", [&](const YAML::Node& v, const std::string& k) { c.ping_timeout_ms = duration_value(v, k, 10, 3'600'000); }},
+            {"upgrade_timeout", [&](const YAML::Node& v, const std::string& k) { c.upgrade_timeout_ms = duration_value(v, k, 10, 3'600'000); }},
+            {"max_payload", [&](const YAML::Node& v, const std::string& k) { c.max_payload = size_value(v, k, 64, 1ull << 30); }},
+            {"transports", [&](const YAML::Node& v, const std::string& k) {
+                 c.allow_polling = c.allow_websocket = false;
+                 for (const auto& t : string_list(v, k)) {
+                     if (t == "polling") c.allow_polling = true;
+                     else if (t == "websocket") c.allow_websocket = true;
+                     else fail(v, k, "unknown transport '" + t + "' (expected polling, websocket)");
+                 }
+                 if (!c.allow_polling && !c.allow_websocket) fail(v, k, "at least one transport is required");
+             }},
+        });
+    }
+
+    void load_modules(const YAML::Node& n, const std::string& key, Config& c) {
+        if (n.IsNull()) return;
+        if (!n.IsMap()) fail(n, key, "expected a mapping of module name to its settings");
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            ModuleConfig m;
+            m.name = scalar(it->first, key);
+            const std::string k = key + "." + m.name;
+            if (m.name.empty() || m.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+                fail(it->first, k, "module names use lower-case letters, digits, '_' and '-'");
+            m.config_json = "{}";
+            if (!it->second.IsNull()) {
+                for_each_key(it->second, k, {
+                    {"file", [&](const YAML::Node& v, const std::string& kk) { m.file = string_value(v, kk); }},
+                    {"config", [&](const YAML::Node& v, const std::string& kk) {
+                         if (!v.IsMap() && !v.IsNull()) fail(v, kk, "expected a mapping");
+                         if (v.IsMap()) m.config_json = json_of(v, kk);
+                     }},
+                });
+            }
+            if (m.file.empty()) m.file = m.name + ".so";
+            c.modules.push_back(std::move(m));
+        }
+    }
+
+    void load_namespaces(const YAML::Node& n, const std::string& key, Config& c) {
+        if (!n.IsMap()) fail(n, key, "expected a mapping of namespace name to its settings");
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            NamespaceConfig ns;
+            ns.name = scalar(it->first, key);
+            const std::string k = key + "." + ns.name;
+            if (ns.name.empty() || ns.name[0] != '/' || ns.name.find(',') != std::string::npos)
+                fail(it->first, k, "a namespace name starts with '/' and has no ','");
+            if (!it->second.IsNull()) {
+                for_each_key(it->second, k, {
+                    {"modules", [&](const YAML::Node& v, const std::string& kk) { ns.modules = string_list(v, kk); }},
+                });
+            }
+            c.namespaces.push_back(std::move(ns));
+        }
+    }
+
+private:
+    std::string path_;
+};
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& path) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::Exception& e) {
+        std::ostringstream s;
+        s << path << ":" << e.mark.line + 1 << ": YAML syntax error: " << e.msg;
+        throw ConfigError(s.str());
+    }
+    Loader loader(path);
+    try {
+        return loader.load(root);
+    } catch (const YAML::Exception& e) {
+        std::ostringstream s;
+        s << path << ":" << e.mark.line + 1 << ": " << e.msg;
+        throw ConfigError(s.str());
+    }
+}
+
+Config load_config(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw ConfigError(path + ": cannot open the configuration file");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse_config(ss.str(), path);
+}
+
+}  // namespace sb

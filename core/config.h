@@ -1,0 +1,80 @@
+// The server's configuration: YAML on disk, typed structs in memory.
+//
+// Everything is validated before anything starts, so a mistake is reported
+// once, precisely (file, line, key, what was expected), instead of surfacing
+// later as odd behaviour. A module's own subtree is passed through as JSON:
+// the module validates it against the keys it declares.
+#pragma once
+
+#include "log.h"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+struct ListenConfig {
+    std::string address = "0.0.0.0";
+    int port = 3000;
+    std::string tls_certificate;  // both set → TLS (wss/https)
+    std::string tls_key;
+};
+
+struct ModuleConfig {
+    std::string name;         // the module's name in the config
+    std::string file;         // absolute, or relative to modules_path; default <name>.so
+    std::string config_json;  // the module's `config:` subtree as JSON ("{}" when absent)
+};
+
+struct NamespaceConfig {
+    std::string name;                  // "/" or "/admin"
+    std::vector<std::string> modules;  // module chain, in order
+};
+
+struct Config {
+    std::string source_path;
+
+    std::vector<ListenConfig> listen;
+
+    std::string engineio_path = "/socket.io/";
+    uint64_t ping_interval_ms = 25000;
+    uint64_t ping_timeout_ms = 20000;
+    uint64_t upgrade_timeout_ms = 10000;
+    uint64_t max_payload = 1000000;
+    bool allow_polling = true;
+    bool allow_websocket = true;
+
+    uint64_t connect_timeout_ms = 45000;
+
+    std::vector<std::string> cors_origins;  // empty: no CORS headers; "*": any origin
+    bool cors_credentials = false;
+
+    uint64_t max_connections = 10000;
+    uint64_t max_http_header_size = 4096;
+    uint64_t max_send_queue = 4 * 1024 * 1024;  // bytes queued per session before it is dropped
+    uint64_t drain_timeout_ms = 5000;
+
+    log::Level log_level = log::Level::Info;
+
+    std::string healthz_path = "/healthz";
+    std::string metrics_path = "/metrics";
+
+    std::string modules_path;
+    std::vector<ModuleConfig> modules;
+    std::vector<NamespaceConfig> namespaces;
+};
+
+// A configuration problem, already formatted as "file:line: key: reason".
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads and validates a config file. Throws ConfigError.
+Config load_config(const std::string& path);
+// Same, from text (for tests); `path` only names the source in errors.
+Config parse_config(const std::string& yaml_text, const std::string& path);
+
+}  // namespace sb

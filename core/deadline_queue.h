@@ -1,0 +1,60 @@
+// Timeouts for many connections on one libuv timer.
+//
+// Every session needs a ping deadline, a pong deadline and a connect
+// deadline, but a timer per connection costs memory and a heap operation on
+// every reset. All sessions share the same intervals, so deadlines arrive in
+// the order they were set: a FIFO intrusive list per kind of timeout, with a
+// single timer armed for the head, gives O(1) schedule, cancel and expiry.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+
+namespace sb {
+
+class DeadlineQueue;
+
+// Embedded in the object that owns the deadline; `owner` points back to it.
+struct DeadlineEntry {
+    DeadlineEntry* prev = nullptr;
+    DeadlineEntry* next = nullptr;
+    DeadlineQueue* queue = nullptr;
+    uint64_t deadline_ms = 0;
+    void* owner = nullptr;
+
+    bool scheduled() const { return queue != nullptr; }
+};
+
+class DeadlineQueue {
+public:
+    using ExpireFn = std::function<void(DeadlineEntry&)>;
+
+    DeadlineQueue(uv_loop_t* loop, ExpireFn on_expire);
+    ~DeadlineQueue();
+    DeadlineQueue(const DeadlineQueue&) = delete;
+    DeadlineQueue& operator=(const DeadlineQueue&) = delete;
+
+    // (Re)schedules `e` to expire `delay_ms` from now, removing it from any
+    // queue it is in.
+    void schedule(DeadlineEntry& e, uint64_t delay_ms);
+    static void cancel(DeadlineEntry& e);
+    // Stops the timer and lets libuv close it; the queue must outlive the
+    // loop iteration that runs the close callback.
+    void close();
+
+private:
+    void unlink(DeadlineEntry& e);
+    void arm();
+    static void on_timer(uv_timer_t* t);
+
+    uv_loop_t* loop_;
+    uv_timer_t* timer_;
+    ExpireFn on_expire_;
+    DeadlineEntry* head_ = nullptr;
+    DeadlineEntry* tail_ = nullptr;
+    uint64_t armed_for_ = UINT64_MAX;
+};
+
+}  // namespace sb

@@ -1,0 +1,107 @@
+// The Engine.IO v4 server: handshakes, long-polling, WebSocket, upgrades,
+// heartbeats and payload limits, on top of libwebsockets.
+//
+// This is the only place that knows Engine.IO's transport rules (which
+// requests are valid for which session, how polling bodies are framed, how an
+// upgrade hands the queue over). It hands whole Engine.IO message payloads up
+// to a SessionListener (the Socket.IO layer) and takes frames to send back.
+// Error answers copy the reference server's bytes so existing clients and
+// monitoring see exactly what they expect.
+#pragma once
+
+#include "config.h"
+#include "deadline_queue.h"
+#include "engineio_session.h"
+#include "frame.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+struct lws;
+
+namespace sb {
+
+class SessionListener {
+public:
+    virtual ~SessionListener() = default;
+    virtual void on_session_open(EngineSession& s) = 0;
+    // One Engine.IO message packet's payload (text, or raw binary).
+    virtual void on_session_message(EngineSession& s, std::string_view data, bool binary) = 0;
+    // The session is closing; no more messages will arrive. Frames sent now
+    // are still flushed before the transport closes.
+    virtual void on_session_close(EngineSession& s, std::string_view reason) = 0;
+};
+
+// Extra HTTP routes served next to Engine.IO (health, metrics).
+struct HttpRoute {
+    std::string path;
+    std::string content_type;
+    std::function<std::string(int& status)> body;  // status defaults to 200
+};
+
+class EngineServer {
+public:
+    EngineServer(uv_loop_t* loop, const Config& config);
+    void set_listener(SessionListener* listener) { listener_ = listener; }
+    ~EngineServer();
+
+    // libwebsockets callback for every connection of our protocol.
+    int handle_lws_event(lws* wsi, int reason, void* user, void* in, size_t len);
+
+    void add_route(HttpRoute route) { routes_.push_back(std::move(route)); }
+
+    // Queues a frame; the write happens when the transport is writable.
+    void send(EngineSession& s, const FrameRef& frame);
+    void close(EngineSession& s, std::string_view reason);
+    // Stop accepting new sessions (shutdown has begun).
+    void stop_accepting() { draining_ = true; }
+    // Closes and forgets every session at once and stops the timers (the
+    // last step of shutdown, after the drain).
+    void shutdown_now();
+    // Starts closing every open session (queued output is still flushed).
+    void close_all(std::string_view reason);
+    size_t session_count() const { return sessions_.size(); }
+
+    static constexpr size_t kPerConnectionDataSize = 64;
+
+private:
+    struct Request;
+    struct WsiData;
+
+    int on_http_request(lws* wsi, WsiData* d, std::string_view path);
+    int on_http_body(lws* wsi, WsiData* d, std::string_view chunk);
+    int on_http_body_complete(lws* wsi, WsiData* d);
+    int on_poll_writeable(lws* wsi, WsiData* d);
+    void on_http_closed(WsiData* d);
+    int on_ws_filter(lws* wsi, WsiData* d);
+    void on_ws_established(lws* wsi, WsiData* d);
+    int on_ws_receive(lws* wsi, WsiData* d, const void* in, size_t len);
+    int on_ws_writeable(lws* wsi, WsiData* d);
+    void on_ws_closed(lws* wsi, WsiData* d);
+
+    int handle_packet(EngineSession& s, lws* from, std::string_view data, bool binary);
+    int refuse(lws* wsi, WsiData* d, int code, const char* message, int status = 400);
+    int respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body);
+    std::string cors_origin_for(lws* wsi) const;
+    EngineSession* create_session(std::string_view query, lws* wsi, TransportKind transport);
+    void destroy(EngineSession* s);
+    void request_write(EngineSession& s);
+    void on_heartbeat(DeadlineEntry& e);
+    std::string open_packet(const EngineSession& s) const;
+    void count_transport(TransportKind t, int delta);
+
+    uv_loop_t* loop_;
+    const Config& config_;
+    SessionListener* listener_ = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<EngineSession>> sessions_;
+    DeadlineQueue heartbeats_;
+    DeadlineQueue upgrades_;
+    std::vector<HttpRoute> routes_;
+    bool draining_ = false;
+    FrameRef ping_frame_;
+};
+
+}  // namespace sb

@@ -1,0 +1,66 @@
+// One Engine.IO session: the transport-independent state of one client.
+//
+// A session outlives its transports: it starts on HTTP long-polling or a
+// WebSocket, may move from polling to a WebSocket mid-flight, and keeps one
+// outbound queue of shared frames across that move so nothing is lost or
+// reordered. The session never owns a libwebsockets connection; it only
+// remembers which ones currently carry it, and the connections point back to
+// it until either side goes away.
+#pragma once
+
+#include "deadline_queue.h"
+#include "frame.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct lws;
+
+namespace sb {
+
+enum class TransportKind : uint8_t { Polling, WebSocket };
+enum class SessionState : uint8_t { Open, Closing };
+
+class EngineSession {
+public:
+    std::string sid;
+    TransportKind transport = TransportKind::Polling;
+    SessionState state = SessionState::Open;
+
+    lws* ws = nullptr;        // WebSocket carrying the session (native or upgraded)
+    lws* probe_ws = nullptr;  // WebSocket probing an upgrade, until the client sends "5"
+    lws* poll_get = nullptr;  // held long-polling GET
+    bool post_in_flight = false;
+    bool probe_reply_pending = false;  // "3probe" owed on probe_ws
+    bool release_poll = false;         // answer the held GET with a noop
+    bool awaiting_pong = false;
+
+    // Outbound frames not yet written, oldest first; frames are shared with
+    // every other session a broadcast went to.
+    std::vector<FrameRef> queue;
+    size_t queue_head = 0;
+    size_t queued_bytes = 0;
+
+    DeadlineEntry heartbeat;  // next ping, or pong deadline, or final close when Closing
+    DeadlineEntry upgrade_deadline;
+
+    std::string remote_address;
+    std::string query;          // handshake query string
+    std::string authorization;  // handshake Authorization header, if any
+
+    void* upper = nullptr;  // the Socket.IO layer's per-session state
+
+    bool has_queued() const { return queue_head < queue.size(); }
+    FrameRef pop_front() {
+        FrameRef f = std::move(queue[queue_head++]);
+        queued_bytes -= f->size();
+        if (queue_head == queue.size()) {
+            queue.clear();
+            queue_head = 0;
+        }
+        return f;
+    }
+};
+
+}  // namespace sb

@@ -1,0 +1,149 @@
+// The function table the host gives to modules (sb_host_api in module.h).
+//
+// Every entry resolves the module's opaque ids through the hub and validates
+// what the module passes, so a buggy module gets an error code back instead
+// of corrupting a connection or crashing the server.
+#include "hub.h"
+#include "log.h"
+#include "module_host.h"
+#include "socketio_packet.h"
+
+#include <sys/time.h>
+
+#include <algorithm>
+
+namespace sb {
+namespace {
+
+Hub& hub_of(sb_module_ctx* ctx) { return *ctx->host->hub(); }
+
+void api_log(sb_module_ctx* ctx, sb_log_level level, const char* message) {
+    if (!ctx || !message) return;
+    auto l = static_cast<log::Level>(std::clamp(static_cast<int>(level), 0, 3));
+    if (log::enabled(l)) log::write(l, "module " + ctx->instance->name, message);
+}
+
+sb_status api_emit(sb_module_ctx* ctx, sb_socket_id socket, const char* name, const char* args_json,
+                   size_t args_json_len, const sb_bytes* attachments, size_t attachment_count) {
+    if (!name || (!args_json && args_json_len)) return SB_ERR_INVALID;
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return SB_ERR_NOT_FOUND;
+    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
+    if (!payload) return SB_ERR_INVALID;
+    auto frames = Hub::encode(*s->ns, false, -1, *payload, attachments, attachment_count);
+    if (frames.empty()) return SB_ERR_INVALID;
+    hub_of(ctx).deliver(*s, frames);
+    return SB_OK;
+}
+
+sb_status api_broadcast(sb_module_ctx* ctx, const sb_target* target, const char* name, const char* args_json,
+                        size_t args_json_len, const sb_bytes* attachments, size_t attachment_count) {
+    if (!target || !name || (!args_json && args_json_len)) return SB_ERR_INVALID;
+    Hub& hub = hub_of(ctx);
+    BroadcastTarget t;
+    t.ns = hub.find_namespace(target->namespace_name ? target->namespace_name : "/");
+    if (!t.ns) return SB_ERR_NOT_FOUND;
+    for (size_t i = 0; i < target->room_count; ++i)
+        if (target->rooms[i]) t.rooms.emplace_back(target->rooms[i]);
+    for (size_t i = 0; i < target->except_room_count; ++i)
+        if (target->except_rooms[i]) t.except_rooms.emplace_back(target->except_rooms[i]);
+    t.except_socket = target->except_socket;
+    // An explicit list of rooms that are all empty selects nobody, not everybody.
+    if (target->room_count > 0 && t.rooms.empty()) return SB_OK;
+    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
+    if (!payload) return SB_ERR_INVALID;
+    auto frames = Hub::encode(*t.ns, false, -1, *payload, attachments, attachment_count);
+    if (frames.empty()) return SB_ERR_INVALID;
+    hub.broadcast(t, frames);
+    return SB_OK;
+}
+
+sb_status api_ack(sb_module_ctx* ctx, sb_socket_id socket, int64_t ack_id, const char* args_json,
+                  size_t args_json_len, const sb_bytes* attachments, size_t attachment_count) {
+    if (ack_id < 0 || (!args_json && args_json_len)) return SB_ERR_INVALID;
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return SB_ERR_NOT_FOUND;
+    auto frames = Hub::encode(*s->ns, true, ack_id, args_json ? std::string_view(args_json, args_json_len) : "[]",
+                              attachments, attachment_count);
+    if (frames.empty()) return SB_ERR_INVALID;
+    hub_of(ctx).deliver(*s, frames);
+    return SB_OK;
+}
+
+sb_status api_join(sb_module_ctx* ctx, sb_socket_id socket, const char* room) {
+    if (!room || !*room) return SB_ERR_INVALID;
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return SB_ERR_NOT_FOUND;
+    s->ns->rooms.join(socket, room);
+    return SB_OK;
+}
+
+sb_status api_leave(sb_module_ctx* ctx, sb_socket_id socket, const char* room) {
+    if (!room) return SB_ERR_INVALID;
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return SB_ERR_NOT_FOUND;
+    return s->ns->rooms.leave(socket, room) ? SB_OK : SB_ERR_NOT_FOUND;
+}
+
+size_t api_rooms_of(sb_module_ctx* ctx, sb_socket_id socket, const char** rooms, size_t capacity) {
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return 0;
+    const auto* list = s->ns->rooms.rooms_of(socket);
+    if (!list) return 0;
+    for (size_t i = 0; i < list->size() && i < capacity && rooms; ++i) rooms[i] = (*list)[i].c_str();
+    return list->size();
+}
+
+sb_status api_disconnect(sb_module_ctx* ctx, sb_socket_id socket) {
+    if (!hub_of(ctx).find(socket)) return SB_ERR_NOT_FOUND;
+    ctx->host->disconnect_socket(socket);
+    return SB_OK;
+}
+
+sb_status api_socket_set(sb_module_ctx* ctx, sb_socket_id socket, const char* key, const char* value) {
+    if (!key) return SB_ERR_INVALID;
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return SB_ERR_NOT_FOUND;
+    auto it = std::find_if(s->data.begin(), s->data.end(), [&](const auto& kv) { return kv.first == key; });
+    if (!value) {
+        if (it != s->data.end()) s->data.erase(it);
+    } else if (it != s->data.end()) {
+        it->second = value;
+    } else {
+        s->data.emplace_back(key, value);
+    }
+    return SB_OK;
+}
+
+const char* api_socket_get(sb_module_ctx* ctx, sb_socket_id socket, const char* key) {
+    if (!key) return nullptr;
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return nullptr;
+    for (const auto& [k, v] : s->data)
+        if (k == key) return v.c_str();
+    return nullptr;
+}
+
+sb_timer_id api_timer_start(sb_module_ctx* ctx, uint64_t delay_ms, uint64_t repeat_ms, void* user_data) {
+    return ctx->host->start_timer(*ctx->instance, delay_ms, repeat_ms, user_data);
+}
+
+sb_status api_timer_stop(sb_module_ctx* ctx, sb_timer_id timer) { return ctx->host->stop_timer(*ctx->instance, timer); }
+
+uint64_t api_now_ms(sb_module_ctx*) {
+    timeval tv{};
+    gettimeofday(&tv, nullptr);
+    return static_cast<uint64_t>(tv.tv_sec) * 1000 + static_cast<uint64_t>(tv.tv_usec) / 1000;
+}
+
+const sb_host_api kHostApi = {
+    sizeof(sb_host_api), SB_ABI_MAJOR,   SB_ABI_MINOR,    api_log,        api_emit,         api_broadcast,
+    api_ack,             api_join,       api_leave,       api_rooms_of,   api_disconnect,   api_socket_set,
+    api_socket_get,      api_timer_start, api_timer_stop, api_now_ms,
+};
+
+}  // namespace
+
+const sb_host_api* host_api() { return &kHostApi; }
+
+}  // namespace sb

@@ -1,0 +1,128 @@
+// The hub (see hub.h).
+#include "hub.h"
+
+#include "random_id.h"
+#include "socketio_packet.h"
+
+#include <algorithm>
+
+namespace sb {
+
+Hub::~Hub() {
+    for (auto& [_, s] : sockets_) delete s;
+}
+
+Namespace& Hub::add_namespace(const std::string& name) {
+    namespaces_.push_back(std::make_unique<Namespace>());
+    namespaces_.back()->name = name;
+    return *namespaces_.back();
+}
+
+Namespace* Hub::find_namespace(std::string_view name) {
+    for (auto& ns : namespaces_)
+        if (ns->name == name) return ns.get();
+    return nullptr;
+}
+
+Socket* Hub::find(sb_socket_id id) const {
+    auto it = sockets_.find(id);
+    return it == sockets_.end() ? nullptr : it->second;
+}
+
+Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
+    auto* s = new Socket();
+    s->id = next_id_++;
+    s->sid = random_id();
+    s->ns = &ns;
+    s->session = &session;
+    sockets_.emplace(s->id, s);
+    ns.sockets.emplace(s->id, s);
+    return *s;
+}
+
+void Hub::destroy_socket(Socket* socket) {
+    socket->ns->rooms.leave_all(socket->id);
+    socket->ns->sockets.erase(socket->id);
+    sockets_.erase(socket->id);
+    delete socket;
+}
+
+std::vector<FrameRef> Hub::encode(const Namespace& ns, bool ack, int64_t ack_id, std::string_view payload_json,
+                                  const sb_bytes* attachments, size_t attachment_count) {
+    std::vector<FrameRef> frames;
+    if (!sio::is_json_array(payload_json)) return frames;
+    if (attachment_count > 0 && !sio::placeholders_match(payload_json, static_cast<uint32_t>(attachment_count)))
+        return frames;
+    sio::Packet p;
+    const bool binary = attachment_count > 0;
+    p.type = ack ? (binary ? sio::PacketType::BinaryAck : sio::PacketType::Ack)
+                 : (binary ? sio::PacketType::BinaryEvent : sio::PacketType::Event);
+    p.nsp = ns.name;
+    p.id = ack_id;
+    p.attachments = static_cast<uint32_t>(attachment_count);
+    p.data.assign(payload_json);
+    frames.reserve(1 + attachment_count);
+    frames.push_back(Frame::make(sio::encode_message(p), false));
+    for (size_t i = 0; i < attachment_count; ++i)
+        frames.push_back(Frame::make(
+            std::string_view(reinterpret_cast<const char*>(attachments[i].data), attachments[i].len), true));
+    return frames;
+}
+
+void Hub::deliver(Socket& socket, const std::vector<FrameRef>& frames) {
+    if (!socket.connected) {
+        socket.held.insert(socket.held.end(), frames.begin(), frames.end());
+        return;
+    }
+    for (const auto& f : frames) engine_.send(*socket.session, f);
+}
+
+size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>& frames) {
+    Namespace& ns = *target.ns;
+    const uint64_t gen = ++broadcast_generation_;
+    // Excluded sockets are marked first, so the delivery loop skips them with
+    // the same check that removes duplicates.
+    for (auto room : target.except_rooms) {
+        if (const auto* members = ns.rooms.members(room))
+            for (auto id : *members)
+                if (Socket* s = find(id)) s->broadcast_mark = gen;
+    }
+    if (target.except_socket)
+        if (Socket* s = find(target.except_socket)) s->broadcast_mark = gen;
+
+    size_t delivered = 0;
+    auto visit = [&](Socket* s) {
+        if (s->broadcast_mark == gen) return;
+        s->broadcast_mark = gen;
+        deliver(*s, frames);
+        ++delivered;
+    };
+    if (target.rooms.empty()) {
+        for (auto& [_, s] : ns.sockets) visit(s);
+    } else {
+        for (auto room : target.rooms) {
+            if (const auto* members = ns.rooms.members(room))
+                for (auto id : *members)
+                    if (Socket* s = find(id)) visit(s);
+        }
+    }
+    return delivered;
+}
+
+void Hub::complete_connect(Socket& socket) {
+    sio::Packet p;
+    p.type = sio::PacketType::Connect;
+    p.nsp = socket.ns->name;
+    p.data = "{\"sid\":\"" + socket.sid + "\"}";
+    send_raw(*socket.session, sio::encode_message(p));
+    socket.connected = true;
+    std::vector<FrameRef> held;
+    held.swap(socket.held);
+    for (const auto& f : held) engine_.send(*socket.session, f);
+}
+
+void Hub::send_raw(EngineSession& session, std::string_view text) {
+    engine_.send(session, Frame::make(text, false));
+}
+
+}  // namespace sb

@@ -1,0 +1,94 @@
+// The hub: namespaces, the sockets connected to them, their rooms, and
+// delivery of packets to one socket or to a broadcast's targets.
+//
+// A Socket.IO socket is one client's membership of one namespace; one
+// Engine.IO session can carry several. Modules address sockets by opaque
+// integer ids, so a stale id from a module is a lookup miss, never a dangling
+// pointer. A broadcast is encoded once into shared frames and the same frames
+// are queued to every target; duplicates across rooms are removed with a
+// per-broadcast generation mark instead of a temporary set.
+#pragma once
+
+#include "engineio_server.h"
+#include "frame.h"
+#include "room_index.h"
+
+#include <switchboard/module.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sb {
+
+struct ModuleInstance;
+struct Namespace;
+
+struct Socket {
+    sb_socket_id id = 0;
+    std::string sid;  // the Socket.IO id the client sees
+    Namespace* ns = nullptr;
+    EngineSession* session = nullptr;
+    bool connected = false;          // CONNECT answered; until then output is held back
+    bool leaving = false;            // disconnect hooks are running
+    std::vector<FrameRef> held;      // output produced by connect hooks before the answer
+    uint64_t broadcast_mark = 0;
+    std::vector<std::pair<std::string, std::string>> data;  // per-socket key/value
+};
+
+struct Namespace {
+    std::string name;
+    std::vector<ModuleInstance*> chain;
+    std::unordered_map<sb_socket_id, Socket*> sockets;
+    RoomIndex rooms;
+};
+
+// What a broadcast selects; see sb_target in module.h.
+struct BroadcastTarget {
+    Namespace* ns = nullptr;
+    std::vector<std::string_view> rooms;
+    std::vector<std::string_view> except_rooms;
+    sb_socket_id except_socket = 0;
+};
+
+class Hub {
+public:
+    explicit Hub(EngineServer& engine) : engine_(engine) {}
+    ~Hub();
+
+    Namespace& add_namespace(const std::string& name);
+    Namespace* find_namespace(std::string_view name);
+    const std::vector<std::unique_ptr<Namespace>>& namespaces() const { return namespaces_; }
+
+    Socket* find(sb_socket_id id) const;
+    Socket& create_socket(Namespace& ns, EngineSession& session);
+    // Forgets the socket: leaves its rooms and deletes it.
+    void destroy_socket(Socket* socket);
+
+    // Encodes an event/ack for `ns` into frames (text packet, then binary
+    // attachments). Returns an empty vector if args_json is not a JSON array
+    // or the placeholders do not match the attachments.
+    static std::vector<FrameRef> encode(const Namespace& ns, bool ack, int64_t ack_id, std::string_view payload_json,
+                                        const sb_bytes* attachments, size_t attachment_count);
+
+    void deliver(Socket& socket, const std::vector<FrameRef>& frames);
+    // Returns how many sockets the frames were queued to.
+    size_t broadcast(const BroadcastTarget& target, const std::vector<FrameRef>& frames);
+    // Sends the CONNECT answer and releases output held back until then.
+    void complete_connect(Socket& socket);
+    void send_raw(EngineSession& session, std::string_view text);
+
+    EngineServer& engine() { return engine_; }
+
+private:
+    EngineServer& engine_;
+    std::vector<std::unique_ptr<Namespace>> namespaces_;
+    std::unordered_map<sb_socket_id, Socket*> sockets_;
+    sb_socket_id next_id_ = 1;
+    uint64_t broadcast_generation_ = 0;
+};
+
+}  // namespace sb

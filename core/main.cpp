@@ -1,0 +1,181 @@
+// The switchboard command: parse the command line, validate the
+// configuration, raise the open-file limit, run the server until a signal
+// stops it.
+//
+// Exit codes: 0 after a clean shutdown or a successful -t, 1 for a
+// configuration or startup error (with a message naming the cause), 2 for a
+// usage error.
+#include "config.h"
+#include "log.h"
+#include "module_host.h"
+#include "server.h"
+
+#include <sys/resource.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#ifndef SWITCHBOARD_VERSION
+#define SWITCHBOARD_VERSION "0.0.0"
+#endif
+#ifndef SWITCHBOARD_DEFAULT_CONFIG
+#define SWITCHBOARD_DEFAULT_CONFIG "/etc/switchboard/switchboard.yaml"
+#endif
+#ifndef SWITCHBOARD_MODULES_DIR
+#define SWITCHBOARD_MODULES_DIR "/usr/lib/switchboard/modules"
+#endif
+
+namespace {
+
+struct Options {
+    std::string config_path = SWITCHBOARD_DEFAULT_CONFIG;
+    std::string modules_path;
+    bool test_only = false;
+};
+
+void usage(std::FILE* out) {
+    std::fprintf(out,
+                 "Usage: switchboard [options]\n"
+                 "  -c, --config FILE        configuration file (default %s)\n"
+                 "  -t, --test               validate the configuration and modules, then exit\n"
+                 "      --modules-path DIR   directory of module .so files (overrides modules_path)\n"
+                 "  -v, --version            print the version and exit\n"
+                 "  -h, --help               print this help and exit\n",
+                 SWITCHBOARD_DEFAULT_CONFIG);
+}
+
+// Returns -1 to continue, otherwise the exit code.
+int parse_args(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&](const char* name) -> const char* {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "switchboard: %s needs a value\n", name);
+                return nullptr;
+            }
+            return argv[++i];
+        };
+        if (a == "-c" || a == "--config") {
+            const char* v = value("--config");
+            if (!v) return 2;
+            o.config_path = v;
+        } else if (a.rfind("--config=", 0) == 0) {
+            o.config_path = a.substr(9);
+        } else if (a == "--modules-path") {
+            const char* v = value("--modules-path");
+            if (!v) return 2;
+            o.modules_path = v;
+        } else if (a.rfind("--modules-path=", 0) == 0) {
+            o.modules_path = a.substr(15);
+        } else if (a == "-t" || a == "--test") {
+            o.test_only = true;
+        } else if (a == "-v" || a == "--version") {
+            std::printf("switchboard %s (module ABI %d.%d)\n", SWITCHBOARD_VERSION, SB_ABI_MAJOR, SB_ABI_MINOR);
+            return 0;
+        } else if (a == "-h" || a == "--help") {
+            usage(stdout);
+            return 0;
+        } else {
+            std::fprintf(stderr, "switchboard: unknown option '%s'\n", a.c_str());
+            usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+// The kernel default soft limit (1024) would cap us at about a thousand
+// clients; the hard limit is what the operator (or systemd's LimitNOFILE)
+// allows.
+uint64_t raise_open_file_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    return rl.rlim_cur;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    if (int rc = parse_args(argc, argv, options); rc >= 0) return rc;
+
+    sb::Config config;
+    try {
+        config = sb::load_config(options.config_path);
+    } catch (const sb::ConfigError& e) {
+        std::fprintf(stderr, "switchboard: configuration error: %s\n", e.what());
+        return 1;
+    }
+    if (!options.modules_path.empty()) config.modules_path = options.modules_path;
+    if (config.modules_path.empty()) config.modules_path = SWITCHBOARD_MODULES_DIR;
+    sb::log::set_level(config.log_level);
+
+    if (options.test_only) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        int rc = 0;
+        try {
+            sb::ModuleHost host(&loop, config.modules_path);
+            host.load_all(config.modules);
+            host.unload_all();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "switchboard: configuration error: %s\n", e.what());
+            rc = 1;
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_loop_close(&loop);
+        if (rc == 0) std::printf("switchboard: configuration file %s test is successful\n", options.config_path.c_str());
+        return rc;
+    }
+
+    std::signal(SIGPIPE, SIG_IGN);
+    const uint64_t nofile = raise_open_file_limit();
+    sb::log::info("server", "switchboard " SWITCHBOARD_VERSION " starting with " + options.config_path +
+                                "; open file limit " + std::to_string(nofile) + " (room for about " +
+                                std::to_string(nofile > 64 ? nofile - 64 : 0) + " connections)");
+    if (nofile > 64 && config.max_connections > nofile - 64)
+        sb::log::warn("server", "limits.max_connections (" + std::to_string(config.max_connections) +
+                                    ") exceeds what the open file limit allows; raise LimitNOFILE / ulimit -n");
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int rc = 0;
+    {
+        sb::Server server(&loop, config);
+        uv_signal_t sigterm, sigint, sighup;
+        uv_signal_t* signals[] = {&sigterm, &sigint, &sighup};
+        for (auto* s : signals) {
+            uv_signal_init(&loop, s);
+            s->data = &server;
+        }
+        uv_signal_start(&sigterm, [](uv_signal_t* s, int) { static_cast<sb::Server*>(s->data)->shutdown("SIGTERM"); }, SIGTERM);
+        uv_signal_start(&sigint, [](uv_signal_t* s, int) { static_cast<sb::Server*>(s->data)->shutdown("SIGINT"); }, SIGINT);
+        uv_signal_start(&sighup, [](uv_signal_t*, int) {
+            sb::log::warn("server", "SIGHUP received: module reload is not available in this version; ignoring");
+        }, SIGHUP);
+        server.on_stopped = [&] {
+            for (auto* s : signals) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+        };
+        try {
+            server.start();
+            sb::log::info("server", "ready");
+            uv_run(&loop, UV_RUN_DEFAULT);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "switchboard: cannot start: %s\n", e.what());
+            rc = 1;
+            for (auto* s : signals) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+        }
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);  // let closed handles finish
+    uv_loop_close(&loop);
+    return rc;
+}

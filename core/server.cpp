@@ -1,0 +1,181 @@
+// The running server (see server.h).
+#include "server.h"
+
+#include "log.h"
+#include "metrics.h"
+
+#include <libwebsockets.h>
+
+#include <cstring>
+
+namespace sb {
+namespace {
+
+constexpr const char* kComponent = "server";
+
+void lws_log_to_ours(int level, const char* line) {
+    std::string_view text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    // lws reports per-connection trouble (a peer resetting, a bad handshake)
+    // as errors; to an operator those are debug noise, not server faults.
+    log::debug("lws", std::string(level == LLL_ERR ? "error: " : "") + std::string(text));
+}
+
+// Every connection of our one protocol lands here; per-connection events go
+// to the Engine.IO server, everything else to lws' default handling.
+int lws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+    lws_context* ctx = wsi ? lws_get_context(wsi) : nullptr;
+    auto* self = ctx ? static_cast<Server*>(lws_context_user(ctx)) : nullptr;
+    if (!self || !user) return lws_callback_http_dummy(wsi, reason, user, in, len);
+    return self->engine().handle_lws_event(wsi, reason, user, in, len);
+}
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop, Config config)
+    : loop_(loop), config_(std::move(config)), modules_(loop, config_.modules_path) {
+    engine_ = std::make_unique<EngineServer>(loop_, config_);
+    hub_ = std::make_unique<Hub>(*engine_);
+    socketio_ = std::make_unique<SocketIOServer>(loop_, config_, *hub_, modules_);
+    engine_->set_listener(socketio_.get());
+    modules_.set_hub(hub_.get());
+    started_ms_ = uv_now(loop_);
+}
+
+Server::~Server() {
+    if (context_) lws_context_destroy(context_);
+    engine_->shutdown_now();
+    modules_.unload_all();
+    if (drain_timer_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+        drain_timer_ = nullptr;
+    }
+}
+
+void Server::build_namespaces() {
+    for (const auto& nc : config_.namespaces) {
+        Namespace& ns = hub_->add_namespace(nc.name);
+        for (const auto& name : nc.modules) ns.chain.push_back(modules_.find(name));
+    }
+}
+
+void Server::start() {
+    modules_.load_all(config_.modules);
+    build_namespaces();
+    engine_->add_route({config_.healthz_path, "application/json", [this](int& status) {
+                            if (shutting_down_) status = 503;
+                            return render_health();
+                        }});
+    engine_->add_route({config_.metrics_path, "text/plain; version=0.0.4; charset=utf-8",
+                        [this](int&) { return render_metrics(); }});
+    create_listeners();
+}
+
+void Server::create_listeners() {
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+
+    static lws_protocols protocols[] = {
+        {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 2048, 0, nullptr, 0},
+        {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+    };
+
+    bool tls = false;
+    for (const auto& l : config_.listen) tls = tls || !l.tls_certificate.empty();
+
+    lws_context_creation_info info;
+    std::memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (tls) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    void* loops[1] = {loop_};
+    info.foreign_loops = loops;
+    info.user = this;
+    info.max_http_header_data = static_cast<unsigned short>(config_.max_http_header_size);
+    info.max_http_header_pool = 0;  // as many as there are file descriptors
+    context_ = lws_create_context(&info);
+    if (!context_) throw StartupError("cannot create the network context (libwebsockets with libuv)");
+
+    for (const auto& l : config_.listen) {
+        lws_context_creation_info vi;
+        std::memset(&vi, 0, sizeof vi);
+        const bool any = l.address.empty() || l.address == "0.0.0.0" || l.address == "::" || l.address == "*";
+        const bool v6 = l.address.find(':') != std::string::npos;
+        vi.port = l.port;
+        vi.iface = any ? nullptr : l.address.c_str();
+        vi.protocols = protocols;
+        vi.vhost_name = "switchboard";
+        if (!v6) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+        if (!l.tls_certificate.empty()) {
+            vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+            vi.ssl_cert_filepath = l.tls_certificate.c_str();
+            vi.ssl_private_key_filepath = l.tls_key.c_str();
+        }
+        lws_vhost* vh = lws_create_vhost(context_, &vi);
+        if (!vh)
+            throw StartupError("cannot listen on " + l.address + ":" + std::to_string(l.port) +
+                               " (address in use, not local, or permission denied" +
+                               (l.tls_certificate.empty() ? std::string(")") : std::string(", or a bad certificate/key)")));
+        int port = lws_get_vhost_listen_port(vh);
+        log::info(kComponent, std::string("listening on ") + (l.tls_certificate.empty() ? "http" : "https") + "://" +
+                                  (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(port) +
+                                  config_.engineio_path);
+    }
+}
+
+std::string Server::render_health() const {
+    std::string out = "{\"status\":\"";
+    out += shutting_down_ ? "draining" : "ok";
+    out += "\",\"connections\":" + std::to_string(engine_->session_count());
+    out += ",\"uptime_seconds\":" + std::to_string((uv_now(loop_) - started_ms_) / 1000) + "}";
+    return out;
+}
+
+std::string Server::render_metrics() const {
+    std::string out = render_core_metrics();
+    append_header(out, "switchboard_sockets", "gauge", "Connected Socket.IO sockets by namespace.");
+    for (const auto& ns : hub_->namespaces())
+        append_labelled(out, "switchboard_sockets", "namespace=\"" + ns->name + "\"", ns->sockets.size());
+    append_header(out, "switchboard_rooms", "gauge", "Rooms with at least one member, by namespace.");
+    for (const auto& ns : hub_->namespaces())
+        append_labelled(out, "switchboard_rooms", "namespace=\"" + ns->name + "\"", ns->rooms.room_count());
+    out += modules_.render_metrics();
+    return out;
+}
+
+void Server::shutdown(const char* why) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    log::info(kComponent, std::string("shutting down (") + why + "): closing " +
+                              std::to_string(engine_->session_count()) + " sessions, drain timeout " +
+                              std::to_string(config_.drain_timeout_ms) + "ms");
+    engine_->stop_accepting();
+    engine_->close_all("server shutting down");
+    drain_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, drain_timer_);
+    drain_timer_->data = this;
+    uv_timer_start(
+        drain_timer_,
+        [](uv_timer_t* t) {
+            auto* self = static_cast<Server*>(t->data);
+            const bool drained = self->engine_->session_count() == 0;
+            const bool expired = uv_now(self->loop_) >= self->drain_deadline_;
+            if (drained || expired) self->finish_shutdown();
+        },
+        10, 10);
+    drain_deadline_ = uv_now(loop_) + config_.drain_timeout_ms;
+}
+
+void Server::finish_shutdown() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (engine_->session_count() > 0)
+        log::warn(kComponent, std::to_string(engine_->session_count()) + " sessions still open after the drain timeout; closing them");
+    uv_timer_stop(drain_timer_);
+    engine_->shutdown_now();
+    lws_context_destroy(context_);
+    context_ = nullptr;
+    modules_.unload_all();
+    log::info(kComponent, "stopped");
+    if (on_stopped) on_stopped();
+}
+
+}  // namespace sb

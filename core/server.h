@@ -1,0 +1,66 @@
+// The running server: one libuv loop owning libwebsockets, the Engine.IO and
+// Socket.IO layers, the hub and the modules, plus signals and shutdown.
+//
+// Construction order is dependency order (modules before the hub uses them,
+// listeners last), so a failure at any step is reported before a single
+// connection is accepted.
+#pragma once
+
+#include "config.h"
+#include "engineio_server.h"
+#include "hub.h"
+#include "module_host.h"
+#include "socketio_server.h"
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+struct lws_context;
+
+namespace sb {
+
+class StartupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Server {
+public:
+    Server(uv_loop_t* loop, Config config);
+    ~Server();
+
+    // Loads modules, binds listeners. Throws StartupError / ModuleError.
+    void start();
+    // Begins a graceful shutdown: refuse new sessions, close the open ones,
+    // and stop once they are gone or drain_timeout has passed.
+    void shutdown(const char* why);
+    bool stopped() const { return stopped_; }
+    EngineServer& engine() { return *engine_; }
+    // Called once everything is closed, so the owner can close its own handles.
+    std::function<void()> on_stopped;
+
+private:
+    void build_namespaces();
+    void create_listeners();
+    void finish_shutdown();
+    std::string render_metrics() const;
+    std::string render_health() const;
+
+    uv_loop_t* loop_;
+    Config config_;
+    ModuleHost modules_;
+    std::unique_ptr<SocketIOServer> socketio_;
+    std::unique_ptr<EngineServer> engine_;
+    std::unique_ptr<Hub> hub_;
+    lws_context* context_ = nullptr;
+    uv_timer_t* drain_timer_ = nullptr;
+    bool shutting_down_ = false;
+    bool stopped_ = false;
+    uint64_t started_ms_ = 0;
+    uint64_t drain_deadline_ = 0;
+};
+
+}  // namespace sb

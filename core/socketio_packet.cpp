@@ -1,0 +1,250 @@
+// Socket.IO v5 packet codec (see socketio_packet.h).
+#include "socketio_packet.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <array>
+#include <charconv>
+#include <vector>
+
+namespace sb::sio {
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+bool parse_json(std::string_view text, rapidjson::Document& doc) {
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+    return !doc.HasParseError();
+}
+
+// Event names the Socket.IO client reserves for itself; an incoming event
+// with one of these names is a protocol error, as in the reference server.
+bool is_reserved_event(std::string_view name) {
+    static constexpr std::array<std::string_view, 6> reserved = {
+        "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"};
+    for (auto r : reserved)
+        if (r == name) return true;
+    return false;
+}
+
+bool check_placeholders(const rapidjson::Value& v, uint32_t attachments, std::vector<bool>& seen) {
+    if (v.IsArray()) {
+        for (auto& e : v.GetArray())
+            if (!check_placeholders(e, attachments, seen)) return false;
+    } else if (v.IsObject()) {
+        auto ph = v.FindMember("_placeholder");
+        if (ph != v.MemberEnd() && ph->value.IsBool() && ph->value.GetBool()) {
+            auto num = v.FindMember("num");
+            if (num == v.MemberEnd() || !num->value.IsUint()) return false;
+            uint32_t n = num->value.GetUint();
+            if (n >= attachments || seen[n]) return false;
+            seen[n] = true;
+            return true;
+        }
+        for (auto& m : v.GetObject())
+            if (!check_placeholders(m.value, attachments, seen)) return false;
+    }
+    return true;
+}
+
+bool placeholders_ok(const rapidjson::Value& v, uint32_t attachments) {
+    std::vector<bool> seen(attachments, false);
+    if (!check_placeholders(v, attachments, seen)) return false;
+    for (bool s : seen)
+        if (!s) return false;
+    return true;
+}
+
+}  // namespace
+
+std::optional<Packet> decode(std::string_view text, std::string& error) {
+    if (text.empty() || !is_digit(text[0]) || text[0] > '6') {
+        error = "unknown packet type";
+        return std::nullopt;
+    }
+    Packet p;
+    p.type = static_cast<PacketType>(text[0] - '0');
+    size_t i = 1;
+    const bool binary = p.type == PacketType::BinaryEvent || p.type == PacketType::BinaryAck;
+    if (binary) {
+        size_t start = i;
+        while (i < text.size() && is_digit(text[i])) ++i;
+        if (i == start || i >= text.size() || text[i] != '-' || i - start > 6) {
+            error = "invalid attachment count";
+            return std::nullopt;
+        }
+        std::from_chars(text.data() + start, text.data() + i, p.attachments);
+        ++i;  // '-'
+    }
+    if (i < text.size() && text[i] == '/') {
+        size_t comma = text.find(',', i);
+        size_t end = comma == std::string_view::npos ? text.size() : comma;
+        p.nsp.assign(text.substr(i, end - i));
+        i = comma == std::string_view::npos ? text.size() : comma + 1;
+    }
+    if (i < text.size() && is_digit(text[i])) {
+        size_t start = i;
+        while (i < text.size() && is_digit(text[i])) ++i;
+        if (i - start > 15) {
+            error = "invalid ack id";
+            return std::nullopt;
+        }
+        std::from_chars(text.data() + start, text.data() + i, p.id);
+    }
+    p.data.assign(text.substr(i));
+
+    rapidjson::Document doc;
+    const bool has_data = !trim(p.data).empty();
+    if (has_data && !parse_json(p.data, doc)) {
+        error = "invalid JSON payload";
+        return std::nullopt;
+    }
+    switch (p.type) {
+        case PacketType::Connect:
+            if (has_data && !doc.IsObject()) {
+                error = "CONNECT payload must be an object";
+                return std::nullopt;
+            }
+            break;
+        case PacketType::Disconnect:
+            if (has_data) {
+                error = "DISCONNECT takes no payload";
+                return std::nullopt;
+            }
+            break;
+        case PacketType::Event:
+        case PacketType::BinaryEvent:
+            if (!has_data || !doc.IsArray() || doc.Empty() || !doc[0].IsString()) {
+                error = "EVENT payload must be an array starting with the event name";
+                return std::nullopt;
+            }
+            if (is_reserved_event({doc[0].GetString(), doc[0].GetStringLength()})) {
+                error = "reserved event name";
+                return std::nullopt;
+            }
+            break;
+        case PacketType::Ack:
+        case PacketType::BinaryAck:
+            if (p.id < 0) {
+                error = "ACK without an id";
+                return std::nullopt;
+            }
+            if (!has_data || !doc.IsArray()) {
+                error = "ACK payload must be an array";
+                return std::nullopt;
+            }
+            break;
+        case PacketType::ConnectError:
+            if (!has_data || !(doc.IsObject() || doc.IsString())) {
+                error = "CONNECT_ERROR payload must be an object or a string";
+                return std::nullopt;
+            }
+            break;
+    }
+    if (binary && !placeholders_ok(doc, p.attachments)) {
+        error = "binary placeholders do not match the attachment count";
+        return std::nullopt;
+    }
+    return p;
+}
+
+std::string encode(const Packet& p) {
+    std::string s;
+    s.reserve(p.data.size() + p.nsp.size() + 24);
+    s.push_back(static_cast<char>('0' + static_cast<int>(p.type)));
+    if (p.type == PacketType::BinaryEvent || p.type == PacketType::BinaryAck) {
+        s.append(std::to_string(p.attachments));
+        s.push_back('-');
+    }
+    if (p.nsp != "/") {
+        s.append(p.nsp);
+        s.push_back(',');
+    }
+    if (p.id >= 0) s.append(std::to_string(p.id));
+    s.append(p.data);
+    return s;
+}
+
+std::string encode_message(const Packet& p) { return "4" + encode(p); }
+
+EventPayload split_event(std::string_view data) {
+    // data is a validated array whose first element is a string literal:
+    // find that literal's end textually, which is cheaper than re-serializing.
+    EventPayload out;
+    size_t i = data.find('"');
+    size_t start = i;
+    for (++i; i < data.size(); ++i) {
+        if (data[i] == '\\') {
+            ++i;
+        } else if (data[i] == '"') {
+            break;
+        }
+    }
+    std::string_view literal = data.substr(start, i - start + 1);
+    rapidjson::Document name;
+    name.Parse(literal.data(), literal.size());
+    if (name.IsString()) out.name.assign(name.GetString(), name.GetStringLength());
+    size_t rest = i + 1;
+    while (rest < data.size() && is_space(data[rest])) ++rest;
+    if (rest < data.size() && data[rest] == ',') {
+        out.args_json.reserve(data.size() - rest);
+        out.args_json.push_back('[');
+        out.args_json.append(data.substr(rest + 1));
+        // The closing bracket of the original array closes the new one.
+    } else {
+        out.args_json = "[]";
+    }
+    return out;
+}
+
+bool is_json_array(std::string_view json) {
+    std::string_view t = trim(json);
+    if (t.empty() || t.front() != '[') return false;
+    rapidjson::Reader reader;
+    rapidjson::BaseReaderHandler<> handler;
+    rapidjson::MemoryStream ms(t.data(), t.size());
+    return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(ms, handler).IsError();
+}
+
+std::optional<std::string> join_event(std::string_view name, std::string_view args_json) {
+    std::string_view args = trim(args_json);
+    if (args.size() < 2 || args.front() != '[' || args.back() != ']') return std::nullopt;
+    std::string_view inner = trim(args.substr(1, args.size() - 2));
+    std::string out;
+    out.reserve(name.size() + args.size() + 8);
+    out.push_back('[');
+    out.append(json_quote(name));
+    if (!inner.empty()) {
+        out.push_back(',');
+        out.append(inner);
+    }
+    out.push_back(']');
+    return out;
+}
+
+bool placeholders_match(std::string_view json, uint32_t attachments) {
+    rapidjson::Document doc;
+    if (!parse_json(json, doc)) return false;
+    return placeholders_ok(doc, attachments);
+}
+
+std::string json_quote(std::string_view s) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace sb::sio

@@ -1,0 +1,241 @@
+// The Socket.IO v5 layer (see socketio_server.h).
+#include "socketio_server.h"
+
+#include "log.h"
+#include "metrics.h"
+
+#include <algorithm>
+
+namespace sb {
+namespace {
+constexpr const char* kComponent = "socketio";
+constexpr size_t kMaxAttachments = 1000;
+}  // namespace
+
+SocketIOServer::SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules)
+    : config_(config), hub_(hub), modules_(modules), connect_timeouts_(loop, [this](DeadlineEntry& e) {
+          auto* c = static_cast<Client*>(e.owner);
+          if (c->sockets.empty()) hub_.engine().close(*c->session, "connect timeout");
+      }) {
+    modules_.disconnect_socket = [this](sb_socket_id id) { disconnect_socket(id); };
+}
+
+SocketIOServer::~SocketIOServer() { connect_timeouts_.close(); }
+
+void SocketIOServer::on_session_open(EngineSession& s) {
+    auto* c = new Client();
+    c->session = &s;
+    c->connect_deadline.owner = c;
+    s.upper = c;
+    connect_timeouts_.schedule(c->connect_deadline, config_.connect_timeout_ms);
+}
+
+void SocketIOServer::on_session_close(EngineSession& s, std::string_view reason) {
+    auto* c = static_cast<Client*>(s.upper);
+    if (!c) return;
+    const std::string why(reason);
+    while (!c->sockets.empty()) remove_socket(*c, c->sockets.back(), why.c_str());
+    DeadlineQueue::cancel(c->connect_deadline);
+    s.upper = nullptr;
+    delete c;
+}
+
+void SocketIOServer::protocol_error(Client& c, const std::string& reason) {
+    metrics().protocol_errors_total++;
+    log::debug(kComponent, "closing session " + c.session->sid + " from " + c.session->remote_address + ": " + reason);
+    hub_.engine().close(*c.session, "parse error");
+}
+
+Socket* SocketIOServer::socket_for(Client& c, std::string_view nsp) {
+    for (Socket* s : c.sockets)
+        if (s->ns->name == nsp) return s;
+    return nullptr;
+}
+
+void SocketIOServer::on_session_message(EngineSession& s, std::string_view data, bool binary) {
+    auto* c = static_cast<Client*>(s.upper);
+    if (!c) return;
+    if (binary) {
+        if (!c->pending) return protocol_error(*c, "binary frame without a pending binary packet");
+        c->pending_bytes += data.size();
+        if (c->pending_bytes > config_.max_payload)
+            return protocol_error(*c, "binary packet larger than max_payload");
+        c->attachments.emplace_back(data);
+        if (c->attachments.size() < c->pending->attachments) return;
+        sio::Packet p = std::move(*c->pending);
+        std::vector<std::string> attachments;
+        attachments.swap(c->attachments);
+        c->pending.reset();
+        c->pending_bytes = 0;
+        return dispatch(*c, p, attachments);
+    }
+    if (c->pending) return protocol_error(*c, "text packet while binary attachments were expected");
+    std::string error;
+    auto p = sio::decode(data, error);
+    if (!p) return protocol_error(*c, error);
+    if ((p->type == sio::PacketType::BinaryEvent || p->type == sio::PacketType::BinaryAck) && p->attachments > 0) {
+        if (p->attachments > kMaxAttachments) return protocol_error(*c, "too many binary attachments");
+        c->pending = std::move(*p);
+        c->pending_bytes = data.size();
+        return;
+    }
+    std::vector<std::string> none;
+    dispatch(*c, *p, none);
+}
+
+void SocketIOServer::dispatch(Client& c, sio::Packet& p, std::vector<std::string>& attachments) {
+    Socket* socket = socket_for(c, p.nsp);
+    if (p.type == sio::PacketType::Connect) {
+        if (socket) return protocol_error(c, "CONNECT for a namespace already joined");
+        return handle_connect(c, p);
+    }
+    if (!socket) return protocol_error(c, "packet for namespace '" + p.nsp + "' which the client has not joined");
+    switch (p.type) {
+        case sio::PacketType::Disconnect:
+            remove_socket(c, socket, "client namespace disconnect");
+            return;
+        case sio::PacketType::Event:
+        case sio::PacketType::BinaryEvent:
+            handle_event(*socket, p, attachments);
+            return;
+        case sio::PacketType::Ack:
+        case sio::PacketType::BinaryAck:
+            // Modules do not request acks from clients in ABI 1.0; an answer
+            // to nothing is dropped, as the reference server does.
+            return;
+        default:
+            return protocol_error(c, "unexpected packet type from a client");
+    }
+}
+
+void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
+    DeadlineQueue::cancel(c.connect_deadline);
+    Namespace* ns = hub_.find_namespace(p.nsp);
+    sio::Packet answer;
+    answer.type = sio::PacketType::ConnectError;
+    answer.nsp = p.nsp;
+    if (!ns) {
+        answer.data = "{\"message\":\"Invalid namespace\"}";
+        hub_.send_raw(*c.session, sio::encode_message(answer));
+        return;
+    }
+    Socket& socket = hub_.create_socket(*ns, *c.session);
+    const sb_socket_id id = socket.id;
+    c.sockets.push_back(&socket);
+    const std::string auth = p.data.empty() ? "{}" : p.data;
+    sb_connect_info info{sizeof(sb_connect_info), ns->name.c_str(), socket.sid.c_str(), auth.c_str(),
+                         c.session->remote_address.c_str(), c.session->query.c_str()};
+    for (size_t i = 0; i < ns->chain.size(); ++i) {
+        ModuleInstance& m = *ns->chain[i];
+        if (!m.descriptor->on_connect) continue;
+        char message[256] = "";
+        sb_error err{message, sizeof message};
+        sb_connect_result r;
+        {
+            HookTimer t(m);
+            r = m.descriptor->on_connect(m.state, id, &info, &err);
+        }
+        if (!hub_.find(id)) return;  // the module disconnected it already
+        if (r == SB_CONNECT_ACCEPT) continue;
+        m.rejects_total++;
+        // Modules that already accepted hear that the socket is gone.
+        for (size_t j = 0; j < i; ++j) {
+            ModuleInstance& earlier = *ns->chain[j];
+            if (earlier.descriptor->on_disconnect) {
+                HookTimer t(earlier);
+                earlier.descriptor->on_disconnect(earlier.state, id, "connect rejected");
+            }
+        }
+        c.sockets.erase(std::find(c.sockets.begin(), c.sockets.end(), &socket));
+        hub_.destroy_socket(&socket);
+        answer.data = "{\"message\":" + sio::json_quote(message[0] ? message : "Connection rejected") + "}";
+        hub_.send_raw(*c.session, sio::encode_message(answer));
+        return;
+    }
+    hub_.complete_connect(socket);
+}
+
+void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<std::string>& attachments) {
+    sio::EventPayload payload = sio::split_event(p.data);
+    std::vector<sb_bytes> bytes;
+    bytes.reserve(attachments.size());
+    for (const auto& a : attachments) bytes.push_back({reinterpret_cast<const uint8_t*>(a.data()), a.size()});
+    sb_event ev{sizeof(sb_event),        socket.ns->name.c_str(), payload.name.c_str(),
+                payload.args_json.c_str(), payload.args_json.size(), bytes.data(),
+                bytes.size(),            p.id};
+    const sb_socket_id id = socket.id;
+    Namespace* ns = socket.ns;
+    for (ModuleInstance* m : ns->chain) {
+        if (!m->descriptor->on_event) continue;
+        char message[256] = "";
+        sb_error err{message, sizeof message};
+        sb_event_result r;
+        {
+            HookTimer t(*m);
+            r = m->descriptor->on_event(m->state, id, &ev, &err);
+        }
+        Socket* still = hub_.find(id);
+        if (!still) return;
+        switch (r) {
+            case SB_EVENT_CONTINUE:
+                continue;
+            case SB_EVENT_HANDLED:
+                m->events_total++;
+                return;
+            case SB_EVENT_REJECT:
+                m->rejects_total++;
+                report_failure(*still, payload.name, p.id, "REJECTED", message[0] ? message : "Event rejected");
+                return;
+            default:
+                m->errors_total++;
+                log::warn(kComponent, "module " + m->name + " failed on event '" + payload.name + "'" +
+                                          (message[0] ? std::string(": ") + message : std::string()));
+                report_failure(*still, payload.name, p.id, "INTERNAL", "Internal error");
+                return;
+        }
+    }
+}
+
+void SocketIOServer::report_failure(Socket& socket, const std::string& event, int64_t ack_id, const char* code,
+                                    const std::string& message) {
+    const std::string error = "{\"code\":\"" + std::string(code) + "\",\"message\":" + sio::json_quote(message);
+    std::vector<FrameRef> frames;
+    if (ack_id >= 0) {
+        frames = Hub::encode(*socket.ns, true, ack_id, "[{\"ok\":false,\"error\":" + error + "}}]", nullptr, 0);
+    } else {
+        frames = Hub::encode(*socket.ns, false, -1,
+                             "[\"error\"," + error + ",\"event\":" + sio::json_quote(event) + "}]", nullptr, 0);
+    }
+    hub_.deliver(socket, frames);
+}
+
+void SocketIOServer::remove_socket(Client& c, Socket* socket, const char* reason) {
+    if (socket->leaving) return;  // a disconnect hook asked to disconnect it again
+    socket->leaving = true;
+    const sb_socket_id id = socket->id;
+    for (ModuleInstance* m : socket->ns->chain) {
+        if (!m->descriptor->on_disconnect) continue;
+        HookTimer t(*m);
+        m->descriptor->on_disconnect(m->state, id, reason);
+    }
+    if (Socket* s = hub_.find(id)) {
+        c.sockets.erase(std::remove(c.sockets.begin(), c.sockets.end(), s), c.sockets.end());
+        hub_.destroy_socket(s);
+    }
+}
+
+void SocketIOServer::disconnect_socket(sb_socket_id id) {
+    Socket* socket = hub_.find(id);
+    if (!socket || socket->leaving) return;
+    auto* c = static_cast<Client*>(socket->session->upper);
+    if (!c) return;
+    if (socket->connected) {
+        sio::Packet p;
+        p.type = sio::PacketType::Disconnect;
+        p.nsp = socket->ns->name;
+        hub_.send_raw(*socket->session, sio::encode_message(p));
+    }
+    remove_socket(*c, socket, "server namespace disconnect");
+}
+
+}  // namespace sb

@@ -1,0 +1,63 @@
+// The Socket.IO v5 layer: turns Engine.IO messages into namespace
+// connections, events and acks, and runs each namespace's module chain.
+//
+// Per Engine.IO session it keeps the namespaces the client joined, the
+// binary packet being reassembled and the connect deadline. Protocol rules
+// follow the reference server: the first packet must be a CONNECT, a packet
+// for a namespace the client has not joined or a malformed packet closes
+// that client's connection only, and an unknown namespace is answered with
+// CONNECT_ERROR "Invalid namespace".
+#pragma once
+
+#include "config.h"
+#include "deadline_queue.h"
+#include "engineio_server.h"
+#include "hub.h"
+#include "module_host.h"
+#include "socketio_packet.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+class SocketIOServer : public SessionListener {
+public:
+    SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules);
+    ~SocketIOServer() override;
+
+    void on_session_open(EngineSession& s) override;
+    void on_session_message(EngineSession& s, std::string_view data, bool binary) override;
+    void on_session_close(EngineSession& s, std::string_view reason) override;
+
+    // A module asked to disconnect this socket from its namespace.
+    void disconnect_socket(sb_socket_id id);
+
+private:
+    struct Client {
+        EngineSession* session = nullptr;
+        DeadlineEntry connect_deadline;
+        std::vector<Socket*> sockets;
+        // A binary packet waiting for its attachments.
+        std::optional<sio::Packet> pending;
+        std::vector<std::string> attachments;
+        size_t pending_bytes = 0;
+    };
+
+    void dispatch(Client& c, sio::Packet& p, std::vector<std::string>& attachments);
+    void handle_connect(Client& c, sio::Packet& p);
+    void handle_event(Socket& socket, sio::Packet& p, std::vector<std::string>& attachments);
+    void report_failure(Socket& socket, const std::string& event, int64_t ack_id, const char* code,
+                        const std::string& message);
+    void protocol_error(Client& c, const std::string& reason);
+    void remove_socket(Client& c, Socket* socket, const char* reason);
+    Socket* socket_for(Client& c, std::string_view nsp);
+
+    const Config& config_;
+    Hub& hub_;
+    ModuleHost& modules_;
+    DeadlineQueue connect_timeouts_;
+};
+
+}  // namespace sb

@@ -1,0 +1,229 @@
+/*
+ * switchboard/module.h — the public contract between the Switchboard host and
+ * its modules.
+ *
+ * Why this file exists: every feature of Switchboard (auth, rooms, chat, ...)
+ * is a shared object written against this header alone. Only C types cross
+ * the boundary, so a module may be written in C, C++ or anything that speaks
+ * the C ABI, and a module built against an older minor version keeps loading
+ * in a newer host.
+ *
+ * Rules that hold for every function below:
+ * - Threading: the host calls every hook on its single event-loop thread, and
+ *   every host function must be called from that thread (inside a hook or a
+ *   timer). Modules never need locks.
+ * - Ownership: pointers the host passes into a hook are borrowed for the
+ *   duration of that call only; copy what you keep. Buffers a module passes to
+ *   a host function are copied by the host before it returns.
+ * - Identifiers: sockets and timers are opaque 64-bit ids, never pointers. An
+ *   id of a socket that has gone is simply ignored by host functions (they
+ *   return SB_ERR_NOT_FOUND), so a stale id is never a crash.
+ * - Strings are UTF-8 and NUL-terminated unless a length is given alongside.
+ * - Versioning: structs start with their own size and only ever grow at the
+ *   end. The host refuses a module whose abi_major differs from its own and
+ *   accepts any abi_minor; a module must check `host->struct_size` before
+ *   using a function added in a later minor version.
+ */
+#ifndef SWITCHBOARD_MODULE_H
+#define SWITCHBOARD_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SB_ABI_MAJOR 1
+#define SB_ABI_MINOR 0
+
+/* The one symbol every module exports. It returns a pointer to a static,
+ * constant descriptor; the host calls it once per load. */
+#define SB_MODULE_ENTRY_SYMBOL "switchboard_module_entry"
+
+#if defined(__GNUC__)
+#define SB_MODULE_EXPORT __attribute__((visibility("default")))
+#else
+#define SB_MODULE_EXPORT
+#endif
+
+typedef uint64_t sb_socket_id;
+typedef uint64_t sb_timer_id;
+
+/* Opaque handle that identifies one loaded module instance to the host.
+ * Pass it back as the first argument of every host function. */
+typedef struct sb_module_ctx sb_module_ctx;
+
+/* Result codes returned by host functions and some hooks. */
+typedef enum sb_status {
+    SB_OK = 0,
+    SB_ERR_NOT_FOUND = -1,   /* socket/timer/room unknown (or already gone) */
+    SB_ERR_INVALID = -2,     /* malformed argument (e.g. args_json not a JSON array) */
+    SB_ERR_TOO_LARGE = -3,   /* payload exceeds the configured limit */
+    SB_ERR_INTERNAL = -4
+} sb_status;
+
+/* What an event hook tells the host to do with the event next. */
+typedef enum sb_event_result {
+    SB_EVENT_CONTINUE = 0, /* not mine: pass the event to the next module of the chain */
+    SB_EVENT_HANDLED = 1,  /* handled: stop the chain */
+    SB_EVENT_REJECT = 2,   /* refuse: stop the chain; the host reports `error` to the client */
+    SB_EVENT_FAILED = 3    /* the module failed: logged and counted, client gets an error */
+} sb_event_result;
+
+/* What a connect hook decides. */
+typedef enum sb_connect_result {
+    SB_CONNECT_ACCEPT = 0,
+    SB_CONNECT_REJECT = 1 /* CONNECT_ERROR with the message written to `error` */
+} sb_connect_result;
+
+typedef enum sb_log_level {
+    SB_LOG_DEBUG = 0,
+    SB_LOG_INFO = 1,
+    SB_LOG_WARN = 2,
+    SB_LOG_ERROR = 3
+} sb_log_level;
+
+/* A borrowed byte buffer (a binary attachment). */
+typedef struct sb_bytes {
+    const uint8_t *data;
+    size_t len;
+} sb_bytes;
+
+/* A module writes a human-readable reason here when it rejects or fails.
+ * `message` has room for `capacity` bytes including the terminating NUL. */
+typedef struct sb_error {
+    char *message;
+    size_t capacity;
+} sb_error;
+
+/* What the host knows about a connecting socket (borrowed for the call). */
+typedef struct sb_connect_info {
+    size_t struct_size;
+    const char *namespace_name; /* "/" or "/admin" */
+    const char *socket_sid;     /* the Socket.IO socket id sent to the client */
+    const char *auth_json;      /* CONNECT payload as JSON text; "{}" when none */
+    const char *remote_address; /* peer IP as text */
+    const char *query;          /* handshake query string without '?' */
+} sb_connect_info;
+
+/* One event received from a client (borrowed for the call).
+ * args_json is a JSON array of the arguments after the event name; binary
+ * arguments appear as {"_placeholder":true,"num":N} and their bytes are in
+ * attachments[N]. */
+typedef struct sb_event {
+    size_t struct_size;
+    const char *namespace_name;
+    const char *name;       /* event name */
+    const char *args_json;  /* JSON array text */
+    size_t args_json_len;
+    const sb_bytes *attachments;
+    size_t attachment_count;
+    int64_t ack_id;         /* -1 when the client expects no ack */
+} sb_event;
+
+/* Where a broadcast goes: every socket of `namespace_name` that is in any of
+ * `rooms` (all sockets of the namespace when room_count is 0), minus sockets
+ * in any of `except_rooms` and minus `except_socket` (0 = none). */
+typedef struct sb_target {
+    size_t struct_size;
+    const char *namespace_name;
+    const char *const *rooms;
+    size_t room_count;
+    const char *const *except_rooms;
+    size_t except_room_count;
+    sb_socket_id except_socket;
+} sb_target;
+
+/* Functions the host offers to modules. Grows only at the end. */
+typedef struct sb_host_api {
+    size_t struct_size;
+    uint32_t abi_major;
+    uint32_t abi_minor;
+
+    /* Log a line attributed to the calling module. */
+    void (*log)(sb_module_ctx *ctx, sb_log_level level, const char *message);
+
+    /* Send event `name` with `args_json` (a JSON array, may hold binary
+     * placeholders numbered into `attachments`) to one socket. */
+    sb_status (*emit)(sb_module_ctx *ctx, sb_socket_id socket, const char *name,
+                      const char *args_json, size_t args_json_len,
+                      const sb_bytes *attachments, size_t attachment_count);
+
+    /* Send event `name` to every socket selected by `target`. The packet is
+     * encoded once and the same bytes are queued to every recipient. */
+    sb_status (*broadcast)(sb_module_ctx *ctx, const sb_target *target, const char *name,
+                           const char *args_json, size_t args_json_len,
+                           const sb_bytes *attachments, size_t attachment_count);
+
+    /* Answer the client's ack `ack_id` with `args_json` (a JSON array). */
+    sb_status (*ack)(sb_module_ctx *ctx, sb_socket_id socket, int64_t ack_id,
+                     const char *args_json, size_t args_json_len,
+                     const sb_bytes *attachments, size_t attachment_count);
+
+    sb_status (*join)(sb_module_ctx *ctx, sb_socket_id socket, const char *room);
+    sb_status (*leave)(sb_module_ctx *ctx, sb_socket_id socket, const char *room);
+
+    /* Writes up to `capacity` room names (borrowed until the next host call)
+     * into `rooms`; returns how many rooms the socket is in. */
+    size_t (*rooms_of)(sb_module_ctx *ctx, sb_socket_id socket, const char **rooms,
+                       size_t capacity);
+
+    /* Disconnect the socket from its namespace (sends DISCONNECT). */
+    sb_status (*disconnect)(sb_module_ctx *ctx, sb_socket_id socket);
+
+    /* Per-socket key/value strings, shared by all modules of the chain. The
+     * value returned by get is borrowed until the next host call; NULL when
+     * unset. */
+    sb_status (*socket_set)(sb_module_ctx *ctx, sb_socket_id socket, const char *key,
+                            const char *value);
+    const char *(*socket_get)(sb_module_ctx *ctx, sb_socket_id socket, const char *key);
+
+    /* Start a timer: fires after delay_ms, then every repeat_ms (0 = once).
+     * The host owns it and stops it when the module unloads. Returns 0 on
+     * failure. */
+    sb_timer_id (*timer_start)(sb_module_ctx *ctx, uint64_t delay_ms, uint64_t repeat_ms,
+                               void *user_data);
+    sb_status (*timer_stop)(sb_module_ctx *ctx, sb_timer_id timer);
+
+    /* Milliseconds since the Unix epoch (wall clock). */
+    uint64_t (*now_ms)(sb_module_ctx *ctx);
+} sb_host_api;
+
+/* The module's descriptor. NULL hooks are not used. */
+typedef struct sb_module_descriptor {
+    size_t struct_size;
+    uint32_t abi_major; /* SB_ABI_MAJOR the module was built against */
+    uint32_t abi_minor; /* SB_ABI_MINOR the module was built against */
+    const char *name;
+    const char *version;
+    uint64_t flags; /* reserved, 0 */
+
+    /* Create the module's state from its configuration subtree (JSON object
+     * text). Return NULL and fill `error` to refuse the configuration: the
+     * host reports the message with the module's name and does not start. */
+    void *(*create)(sb_module_ctx *ctx, const sb_host_api *host, const char *config_json,
+                    sb_error *error);
+    /* Free the state. Timers are already stopped. */
+    void (*destroy)(void *state);
+
+    /* A client connects to a namespace whose chain holds this module. */
+    sb_connect_result (*on_connect)(void *state, sb_socket_id socket,
+                                    const sb_connect_info *info, sb_error *error);
+    /* A client event arrives; see sb_event_result. */
+    sb_event_result (*on_event)(void *state, sb_socket_id socket, const sb_event *event,
+                                sb_error *error);
+    /* The socket left its namespace; `reason` is e.g. "client namespace disconnect",
+     * "transport close", "ping timeout", "server shutting down". */
+    void (*on_disconnect)(void *state, sb_socket_id socket, const char *reason);
+    /* A timer started by this module fired. */
+    void (*on_timer)(void *state, sb_timer_id timer, void *user_data);
+} sb_module_descriptor;
+
+typedef const sb_module_descriptor *(*sb_module_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWITCHBOARD_MODULE_H */

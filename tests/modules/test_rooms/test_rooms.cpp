@@ -1,0 +1,104 @@
+// Test-only module "test_rooms": lets end-to-end tests drive the hub's rooms
+// and broadcasts from a client, before the real rooms module exists.
+//   "join" room [ack]        -> joins, acks true
+//   "leave" room [ack]       -> leaves, acks true
+//   "broadcast" {rooms, except, event, data} [ack]
+//                            -> emits `event` with `data` to the namespace's
+//                               sockets in any of `rooms` (all when empty),
+//                               minus those in `except`; acks true
+//   "rooms" ack              -> acks the sorted list of the socket's rooms
+#include <switchboard/module.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct State {
+    sb_module_ctx* ctx;
+    const sb_host_api* host;
+};
+
+std::string to_json(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    v.Accept(w);
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+void ack(State* s, sb_socket_id socket, const sb_event* ev, const std::string& args) {
+    if (ev->ack_id >= 0) s->host->ack(s->ctx, socket, ev->ack_id, args.data(), args.size(), nullptr, 0);
+}
+
+std::vector<const char*> strings_of(const rapidjson::Value& obj, const char* key) {
+    std::vector<const char*> out;
+    auto it = obj.FindMember(key);
+    if (it == obj.MemberEnd() || !it->value.IsArray()) return out;
+    for (auto& v : it->value.GetArray())
+        if (v.IsString()) out.push_back(v.GetString());
+    return out;
+}
+
+void* create(sb_module_ctx* ctx, const sb_host_api* host, const char*, sb_error*) { return new State{ctx, host}; }
+void destroy(void* state) { delete static_cast<State*>(state); }
+
+sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, sb_error* error) {
+    auto* s = static_cast<State*>(state);
+    rapidjson::Document args;
+    args.Parse(ev->args_json, ev->args_json_len);
+    if (args.HasParseError() || !args.IsArray()) return SB_EVENT_CONTINUE;
+    const std::string name = ev->name;
+    if (name == "join" || name == "leave") {
+        if (args.Empty() || !args[0].IsString()) {
+            std::snprintf(error->message, error->capacity, "%s needs a room name", ev->name);
+            return SB_EVENT_REJECT;
+        }
+        if (name == "join") s->host->join(s->ctx, socket, args[0].GetString());
+        else s->host->leave(s->ctx, socket, args[0].GetString());
+        ack(s, socket, ev, "[true]");
+        return SB_EVENT_HANDLED;
+    }
+    if (name == "broadcast") {
+        if (args.Empty() || !args[0].IsObject() || !args[0].HasMember("event") || !args[0]["event"].IsString()) {
+            std::snprintf(error->message, error->capacity, "broadcast needs {event, data, rooms?, except?}");
+            return SB_EVENT_REJECT;
+        }
+        const rapidjson::Value& req = args[0];
+        auto rooms = strings_of(req, "rooms");
+        auto except = strings_of(req, "except");
+        std::string payload = "[" + (req.HasMember("data") ? to_json(req["data"]) : std::string("null")) + "]";
+        sb_target target{sizeof(sb_target), ev->namespace_name, rooms.data(), rooms.size(),
+                         except.data(),     except.size(),      0};
+        s->host->broadcast(s->ctx, &target, req["event"].GetString(), payload.data(), payload.size(), nullptr, 0);
+        ack(s, socket, ev, "[true]");
+        return SB_EVENT_HANDLED;
+    }
+    if (name == "rooms") {
+        const char* list[256];
+        size_t n = std::min<size_t>(s->host->rooms_of(s->ctx, socket, list, 256), 256);
+        std::vector<std::string> rooms(list, list + n);
+        std::sort(rooms.begin(), rooms.end());
+        rapidjson::Document out(rapidjson::kArrayType);
+        rapidjson::Value arr(rapidjson::kArrayType);
+        for (auto& r : rooms) arr.PushBack(rapidjson::Value(r.c_str(), out.GetAllocator()), out.GetAllocator());
+        out.PushBack(arr, out.GetAllocator());
+        ack(s, socket, ev, to_json(out));
+        return SB_EVENT_HANDLED;
+    }
+    return SB_EVENT_CONTINUE;
+}
+
+const sb_module_descriptor kDescriptor = {
+    sizeof(sb_module_descriptor), SB_ABI_MAJOR, SB_ABI_MINOR, "test_rooms", "1.0.0", 0, create, destroy,
+    nullptr, on_event, nullptr, nullptr,
+};
+
+}  // namespace
+
+extern "C" SB_MODULE_EXPORT const sb_module_descriptor* switchboard_module_entry(void) { return &kDescriptor; }
