@@ -53,7 +53,7 @@ void append_polling_packet(std::string& body, bool binary, std::string_view pack
 }
 
 std::string base64_encode(std::string_view raw) {
-    std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+    std::string out(4 * ((raw.size() + 2) / 3) + 4, '\0');
     int n = lws_b64_encode_string(raw.data(), static_cast<int>(raw.size()), out.data(),
                                   static_cast<int>(out.size()));
     if (n < 0) return {};

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Checks every module .so the build produced: it exports the entry symbol
+# and no STB_GNU_UNIQUE symbols (which would make dlclose() a no-op and a
+# reload silently keep the old code). Prints "ok"/"not ok" lines.
+set -uo pipefail
+build=${1:-build}
+status=0; count=0
+for so in "$build"/modules/*.so "$build"/tests/modules/*.so; do
+  [ -e "$so" ] || continue
+  count=$((count + 1))
+  unique=$(readelf -W --dyn-syms "$so" | grep -c UNIQUE || true)
+  if [ "$unique" -ne 0 ]; then echo "not ok $so exports $unique STB_GNU_UNIQUE symbols"; status=1
+  else echo "ok $so has no STB_GNU_UNIQUE symbols"; fi
+  if readelf -W --dyn-syms "$so" | grep -q ' switchboard_module_entry$'; then echo "ok $so exports switchboard_module_entry"
+  else echo "not ok $so does not export switchboard_module_entry"; status=1; fi
+done
+[ "$count" -gt 0 ] || { echo "not ok no modules found under $build"; status=1; }
+exit $status
