@@ -37,9 +37,11 @@ public:
     void for_each_key(const YAML::Node& map, const std::string& prefix,
                       const std::map<std::string, std::function<void(const YAML::Node&, const std::string&)>>& handlers) const {
         if (!map.IsMap()) fail(map, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
+        std::set<std::string> seen;
         for (auto it = map.begin(); it != map.end(); ++it) {
             const std::string key = it->first.as<std::string>();
             const std::string full = prefix.empty() ? key : prefix + "." + key;
+            if (!seen.insert(key).second) fail(it->first, full, "duplicate key");
             auto h = handlers.find(key);
             if (h == handlers.end()) {
                 std::string known;
@@ -121,7 +123,7 @@ public:
                 } else if (v == "null" || v == "~") {
                     w.Null();
                 } else if (is_number(v)) {
-                    w.RawNumber(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+                    w.RawValue(v.c_str(), v.size(), rapidjson::kNumberType);
                 } else {
                     w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
                 }
@@ -234,11 +236,13 @@ public:
         if (c.ping_timeout_ms == 0) fail(root, "engineio.ping_timeout", "must be greater than 0");
         if (c.namespaces.empty()) fail(root, "namespaces", "at least one namespace must be configured");
         for (const auto& ns : c.namespaces) {
-            for (const auto& m : ns.modules) {
+            for (size_t i = 0; i < ns.modules.size(); ++i) {
+                const std::string& m = ns.modules[i];
                 bool known = std::any_of(c.modules.begin(), c.modules.end(), [&](const ModuleConfig& mc) { return mc.name == m; });
-                if (!known)
-                    fail(namespaces_node[ns.name]["modules"], "namespaces." + ns.name + ".modules",
-                         "module '" + m + "' is not declared under modules:");
+                if (known) continue;
+                YAML::Node list = namespaces_node[ns.name]["modules"];
+                fail(list.IsSequence() ? list[i] : list, "namespaces." + ns.name + ".modules",
+                     "module '" + m + "' is not declared under modules:");
             }
         }
         return c;
@@ -307,6 +311,8 @@ public:
             ModuleConfig m;
             m.name = scalar(it->first, key);
             const std::string k = key + "." + m.name;
+            for (const auto& earlier : c.modules)
+                if (earlier.name == m.name) fail(it->first, k, "duplicate module");
             if (m.name.empty() || m.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
                 fail(it->first, k, "module names use lower-case letters, digits, '_' and '-'");
             m.config_json = "{}";
@@ -330,6 +336,8 @@ public:
             NamespaceConfig ns;
             ns.name = scalar(it->first, key);
             const std::string k = key + "." + ns.name;
+            for (const auto& earlier : c.namespaces)
+                if (earlier.name == ns.name) fail(it->first, k, "duplicate namespace");
             if (ns.name.empty() || ns.name[0] != '/' || ns.name.find(',') != std::string::npos)
                 fail(it->first, k, "a namespace name starts with '/' and has no ','");
             if (!it->second.IsNull()) {

@@ -292,7 +292,7 @@ int EngineServer::handle_lws_event(lws* wsi, int reason_int, void* user, void* i
             return on_poll_writeable(wsi, d);
         case LWS_CALLBACK_CLOSED_HTTP:
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-            if (d) on_http_closed(d);
+            if (d) on_http_closed(wsi, d);
             return 0;
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             return on_ws_filter(wsi, d);
@@ -485,6 +485,14 @@ int EngineServer::on_poll_writeable(lws* wsi, WsiData* d) {
     if (d->kind != WsiKind::PollGet) return 0;
     EngineSession* s = d->session;
     if (!s) return respond(wsi, d, 200, "text/plain; charset=UTF-8", "1");
+    if (s->transport != TransportKind::Polling) {
+        // Upgraded while this GET was held: end it with a noop; the queue
+        // now belongs to the WebSocket.
+        s->poll_get = nullptr;
+        s->release_poll = false;
+        d->session = nullptr;
+        return respond(wsi, d, 200, "text/plain; charset=UTF-8", "6");
+    }
     std::string body;
     while (s->has_queued()) {
         FrameRef f = s->pop_front();
@@ -502,8 +510,8 @@ int EngineServer::on_poll_writeable(lws* wsi, WsiData* d) {
     return rc;
 }
 
-void EngineServer::on_http_closed(WsiData* d) {
-    if (d->session && d->kind == WsiKind::PollGet && d->session->poll_get) {
+void EngineServer::on_http_closed(lws* wsi, WsiData* d) {
+    if (d->session && d->kind == WsiKind::PollGet && d->session->poll_get == wsi) {
         // The client went away while its GET was held: the session stays,
         // the heartbeat decides its fate.
         d->session->poll_get = nullptr;

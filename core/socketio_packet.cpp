@@ -25,6 +25,9 @@ std::string_view trim(std::string_view s) {
 }
 
 bool parse_json(std::string_view text, rapidjson::Document& doc) {
+    // RapidJSON stops at a NUL; a raw NUL is never valid JSON, so refuse it
+    // rather than let bytes after it through unchecked.
+    if (text.find('\0') != std::string_view::npos) return false;
     doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
     return !doc.HasParseError();
 }
@@ -211,7 +214,7 @@ EventPayload split_event(std::string_view data) {
 
 bool is_json_array(std::string_view json) {
     std::string_view t = trim(json);
-    if (t.empty() || t.front() != '[') return false;
+    if (t.empty() || t.front() != '[' || t.find('\0') != std::string_view::npos) return false;
     rapidjson::Reader reader;
     rapidjson::BaseReaderHandler<> handler;
     rapidjson::MemoryStream ms(t.data(), t.size());
@@ -220,7 +223,7 @@ bool is_json_array(std::string_view json) {
 
 std::optional<std::string> join_event(std::string_view name, std::string_view args_json) {
     std::string_view args = trim(args_json);
-    if (args.size() < 2 || args.front() != '[' || args.back() != ']') return std::nullopt;
+    if (args.size() < 2 || args.back() != ']' || !is_json_array(args)) return std::nullopt;
     std::string_view inner = trim(args.substr(1, args.size() - 2));
     std::string out;
     out.reserve(name.size() + args.size() + 8);
