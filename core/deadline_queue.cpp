@@ -40,7 +40,14 @@ void DeadlineQueue::schedule(DeadlineEntry& e, uint64_t delay_ms) {
 }
 
 void DeadlineQueue::cancel(DeadlineEntry& e) {
-    if (e.queue) e.queue->unlink(e);
+    if (!e.queue) return;
+    DeadlineQueue* q = e.queue;
+    q->unlink(e);
+    // An idle timer must not keep the loop alive (shutdown waits for it).
+    if (!q->head_ && q->timer_) {
+        uv_timer_stop(q->timer_);
+        q->armed_for_ = UINT64_MAX;
+    }
 }
 
 void DeadlineQueue::unlink(DeadlineEntry& e) {

@@ -14,6 +14,8 @@ namespace sb {
 
 namespace {
 
+constexpr uint32_t kMaxDiscard = 16 * 1024 * 1024;
+
 enum class WsiKind : uint8_t { None, PollGet, PollPost, WebSocket };
 
 constexpr const char* kComponent = "engineio";
@@ -69,6 +71,8 @@ struct EngineServer::WsiData {
     std::string* cors_origin;  // Access-Control-Allow-Origin for this request
     WsiKind kind;
     bool binary_message;
+    bool discarding;     // POST over max_payload: reading the rest before answering 413
+    uint32_t discarded;  // bytes thrown away so far
     char sid[24];
 };
 
@@ -414,43 +418,53 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
             return rc;
         }
         std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-        if (!content_length.empty() && std::strtoull(content_length.c_str(), nullptr, 10) > config_.max_payload) {
-            metrics().handshake_failures_total[6]++;
-            respond(wsi, d, 413, "text/plain", "");
-            close(s, "payload too large");
-            return -1;
-        }
         s.post_in_flight = true;
         d->kind = WsiKind::PollPost;
         d->session = nullptr;  // looked up again by sid when the body is complete
         std::snprintf(d->sid, sizeof d->sid, "%s", s.sid.c_str());
+        d->discarding = false;
+        d->discarded = 0;
         d->buffer = new std::string();
+        if (!content_length.empty() && std::strtoull(content_length.c_str(), nullptr, 10) > config_.max_payload)
+            start_discarding(d);
         if (content_length == "0") return on_http_body_complete(wsi, d);
         return 0;
     }
     return refuse(wsi, d, 3, "Bad request");
 }
 
-int EngineServer::on_http_body(lws* wsi, WsiData* d, std::string_view chunk) {
-    if (d->kind != WsiKind::PollPost || !d->buffer) return -1;
-    if (d->buffer->size() + chunk.size() > config_.max_payload) {
-        auto it = sessions_.find(d->sid);
-        metrics().handshake_failures_total[6]++;
-        delete d->buffer;
-        d->buffer = nullptr;
-        respond(wsi, d, 413, "text/plain", "");
-        if (it != sessions_.end()) {
-            it->second->post_in_flight = false;
-            close(*it->second, "payload too large");
-        }
-        return -1;
+// A body over max_payload closes the session at once, but the request is
+// read to its end before the 413 goes out: closing a socket with unread
+// input resets it, and the client would never see the status. A body far
+// beyond the limit is cut off instead.
+void EngineServer::start_discarding(WsiData* d) {
+    metrics().handshake_failures_total[6]++;
+    d->discarding = true;
+    delete d->buffer;
+    d->buffer = nullptr;
+    auto it = sessions_.find(d->sid);
+    if (it != sessions_.end()) close(*it->second, "payload too large");
+}
+
+int EngineServer::on_http_body(lws*, WsiData* d, std::string_view chunk) {
+    if (d->kind != WsiKind::PollPost) return -1;
+    if (!d->discarding && d->buffer->size() + chunk.size() > config_.max_payload) start_discarding(d);
+    if (d->discarding) {
+        d->discarded += static_cast<uint32_t>(std::min<size_t>(chunk.size(), UINT32_MAX - d->discarded));
+        return d->discarded > kMaxDiscard ? -1 : 0;
     }
     d->buffer->append(chunk);
     return 0;
 }
 
 int EngineServer::on_http_body_complete(lws* wsi, WsiData* d) {
-    if (d->kind != WsiKind::PollPost || !d->buffer) return -1;
+    if (d->kind != WsiKind::PollPost) return -1;
+    if (d->discarding) {
+        auto it = sessions_.find(d->sid);
+        if (it != sessions_.end()) it->second->post_in_flight = false;
+        return respond(wsi, d, 413, "text/plain", "");
+    }
+    if (!d->buffer) return -1;
     std::unique_ptr<std::string> body(d->buffer);
     d->buffer = nullptr;
     auto it = sessions_.find(d->sid);
@@ -535,6 +549,10 @@ int EngineServer::on_ws_filter(lws* wsi, WsiData* d) {
     if (uri != eio_path && uri != eio_path.substr(0, eio_path.size() - 1)) {
         return respond(wsi, d, 404, "application/json", "{\"code\":404,\"message\":\"Not found\"}") , -1;
     }
+    // RFC 6455: the key is 16 random bytes in base64; lws does not check it.
+    std::string key = header(wsi, WSI_TOKEN_KEY);
+    auto raw_key = eio::base64_decode(key);
+    if (!raw_key || raw_key->size() != 16) return refuse(wsi, d, 3, "Bad request"), -1;
     Query q = read_query(wsi);
     if (q.transport != "websocket" || !config_.allow_websocket) return refuse(wsi, d, 0, "Transport unknown"), -1;
     d->sid[0] = '\0';

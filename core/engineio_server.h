@@ -76,6 +76,7 @@ private:
     int on_http_body_complete(lws* wsi, WsiData* d);
     int on_poll_writeable(lws* wsi, WsiData* d);
     void on_http_closed(lws* wsi, WsiData* d);
+    void start_discarding(WsiData* d);
     int on_ws_filter(lws* wsi, WsiData* d);
     void on_ws_established(lws* wsi, WsiData* d);
     int on_ws_receive(lws* wsi, WsiData* d, const void* in, size_t len);

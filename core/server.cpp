@@ -171,9 +171,12 @@ void Server::finish_shutdown() {
         log::warn(kComponent, std::to_string(engine_->session_count()) + " sessions still open after the drain timeout; closing them");
     uv_timer_stop(drain_timer_);
     engine_->shutdown_now();
+    socketio_->shutdown();
     lws_context_destroy(context_);
     context_ = nullptr;
     modules_.unload_all();
+    uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    drain_timer_ = nullptr;
     log::info(kComponent, "stopped");
     if (on_stopped) on_stopped();
 }

@@ -31,6 +31,9 @@ public:
     void on_session_message(EngineSession& s, std::string_view data, bool binary) override;
     void on_session_close(EngineSession& s, std::string_view reason) override;
 
+    // Stops the connect-timeout timer (last step of shutdown).
+    void shutdown() { connect_timeouts_.close(); }
+
     // A module asked to disconnect this socket from its namespace.
     void disconnect_socket(sb_socket_id id);
 

@@ -75,7 +75,10 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
         std::string payload = "[" + (req.HasMember("data") ? to_json(req["data"]) : std::string("null")) + "]";
         sb_target target{sizeof(sb_target), ev->namespace_name, rooms.data(), rooms.size(),
                          except.data(),     except.size(),      0};
-        s->host->broadcast(s->ctx, &target, req["event"].GetString(), payload.data(), payload.size(), nullptr, 0);
+        // Binary data keeps the placeholders of the original event, so its
+        // attachments go along unchanged.
+        s->host->broadcast(s->ctx, &target, req["event"].GetString(), payload.data(), payload.size(),
+                           ev->attachments, ev->attachment_count);
         ack(s, socket, ev, "[true]");
         return SB_EVENT_HANDLED;
     }
