@@ -1,0 +1,57 @@
+'use strict';
+// What a client sees when a module refuses an event, and what operators see
+// in /metrics: a refusal is answered (error ack or `error` event), counted
+// per module, and never disturbs the connection. Switchboard only: the error
+// vocabulary and metrics are ours.
+
+const { test, before } = require('node:test');
+const assert = require('node:assert/strict');
+const { IS_SWITCHBOARD, startServer } = require('./lib/server');
+const c = require('./lib/client');
+
+if (IS_SWITCHBOARD) {
+  let server;
+  before(async () => {
+    server = await startServer();
+  });
+
+  async function moduleCounter(name, module) {
+    const res = await c.request(server, { path: '/metrics' });
+    const m = new RegExp(`^${name}\\{module="${module}"\\} (\\d+)$`, 'm').exec(res.body);
+    assert.ok(m, `${name}{module="${module}"} in /metrics`);
+    return Number(m[1]);
+  }
+
+  test('a refused event with an ack callback gets {ok:false, error:{code, message}}', async () => {
+    const socket = await c.connectClient(server, { transports: ['websocket'] });
+    const before = await moduleCounter('switchboard_module_rejections_total', 'test_rooms');
+    const [answer] = await c.ack(socket, 'join', [42]);
+    assert.deepEqual(answer, { ok: false, error: { code: 'REJECTED', message: 'join needs a room name' } });
+    assert.equal(await moduleCounter('switchboard_module_rejections_total', 'test_rooms'), before + 1);
+    await c.assertEchoes(socket, assert);
+  });
+
+  test('a refused event without an ack callback gets an `error` event naming the event', async () => {
+    const socket = await c.connectClient(server, { transports: ['polling'] });
+    const error = socket.inbox.take('error');
+    socket.emit('broadcast', 'not an object');
+    assert.deepEqual(await error, [
+      { code: 'REJECTED', message: 'broadcast needs {event, data, rooms?, except?}', event: 'broadcast' },
+    ]);
+    await c.assertEchoes(socket, assert);
+  });
+
+  test('handled events are counted per module', async () => {
+    const socket = await c.connectClient(server, { transports: ['websocket'] });
+    const before = await moduleCounter('switchboard_module_events_total', 'echo');
+    await c.assertEchoes(socket, assert);
+    assert.equal(await moduleCounter('switchboard_module_events_total', 'echo'), before + 2);
+  });
+
+  test('an event no module handles is dropped without closing the connection', async () => {
+    const socket = await c.connectClient(server, { transports: ['websocket'] });
+    socket.emit('nobody-handles-this', 1, 2, 3);
+    await c.assertEchoes(socket, assert);
+    assert.ok(socket.connected);
+  });
+}
