@@ -229,6 +229,22 @@ public:
                  });
              }},
             {"modules_path", [&](const YAML::Node& n, const std::string& k) { c.modules_path = string_value(n, k); }},
+            {"pid_file", [&](const YAML::Node& n, const std::string& k) { c.pid_file = string_value(n, k); }},
+            {"admin", [&](const YAML::Node& n, const std::string& k) {
+                 for_each_key(n, k, {
+                     {"token", [&](const YAML::Node& v, const std::string& kk) {
+                          c.admin_token = string_value(v, kk);
+                          if (c.admin_token.size() < 16) fail(v, kk, "must be at least 16 characters");
+                      }},
+                     {"token_file", [&](const YAML::Node& v, const std::string& kk) {
+                          std::string file = readable_file(v, kk);
+                          std::ifstream in(file);
+                          std::getline(in, c.admin_token);
+                          if (c.admin_token.size() < 16) fail(v, kk, "the token in '" + file + "' must be at least 16 characters");
+                      }},
+                     {"reload_path", [&](const YAML::Node& v, const std::string& kk) { c.admin_reload_path = path_value(v, kk); }},
+                 });
+             }},
             {"modules", [&](const YAML::Node& n, const std::string& k) { load_modules(n, k, c); }},
             {"namespaces", [&](const YAML::Node& n, const std::string& k) { namespaces_node = n; load_namespaces(n, k, c); }},
         });
@@ -316,12 +332,17 @@ public:
             if (m.name.empty() || m.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
                 fail(it->first, k, "module names use lower-case letters, digits, '_' and '-'");
             m.config_json = "{}";
+            m.line = it->first.Mark().line + 1;
             if (!it->second.IsNull()) {
                 for_each_key(it->second, k, {
                     {"file", [&](const YAML::Node& v, const std::string& kk) { m.file = string_value(v, kk); }},
                     {"config", [&](const YAML::Node& v, const std::string& kk) {
                          if (!v.IsMap() && !v.IsNull()) fail(v, kk, "expected a mapping");
-                         if (v.IsMap()) m.config_json = json_of(v, kk);
+                         if (v.IsMap()) {
+                             m.config_json = json_of(v, kk);
+                             for (auto key = v.begin(); key != v.end(); ++key)
+                                 m.config_key_lines[key->first.Scalar()] = key->first.Mark().line + 1;
+                         }
                      }},
                 });
             }

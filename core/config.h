@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct ModuleConfig {
     std::string name;         // the module's name in the config
     std::string file;         // absolute, or relative to modules_path; default <name>.so
     std::string config_json;  // the module's `config:` subtree as JSON ("{}" when absent)
+    int line = 0;             // 1-based line of the module's entry, for error messages
+    std::map<std::string, int> config_key_lines;  // line of each key directly under config:
 };
 
 struct NamespaceConfig {
@@ -60,6 +63,10 @@ struct Config {
 
     std::string healthz_path = "/healthz";
     std::string metrics_path = "/metrics";
+
+    std::string pid_file;      // written at start, removed at exit; used by -s
+    std::string admin_token;   // bearer token for POST /admin/reload; empty: endpoint off
+    std::string admin_reload_path = "/admin/reload";
 
     std::string modules_path;
     std::vector<ModuleConfig> modules;

@@ -328,11 +328,17 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
     const bool engineio = path == eio_path || path == eio_path.substr(0, eio_path.size() - 1);
     if (!engineio) {
         for (const auto& r : routes_) {
-            if (r.path == path && is_get) {
-                int status = 200;
-                std::string body = r.body(status);
-                return respond(wsi, d, status, r.content_type, body);
+            if (r.path != path) continue;
+            if ((r.method == "GET" && !is_get) || (r.method == "POST" && !is_post))
+                return respond(wsi, d, 405, "application/json", "{\"code\":405,\"message\":\"Method not allowed\"}");
+            std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+            if (is_post && !content_length.empty() && content_length != "0") {
+                respond(wsi, d, 400, "application/json", "{\"code\":400,\"message\":\"No request body expected\"}");
+                return -1;
             }
+            int status = 200;
+            std::string body = r.handle(header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), status);
+            return respond(wsi, d, status, r.content_type, body);
         }
         return respond(wsi, d, 404, "application/json", "{\"code\":404,\"message\":\"Not found\"}");
     }

@@ -35,11 +35,13 @@ public:
     virtual void on_session_close(EngineSession& s, std::string_view reason) = 0;
 };
 
-// Extra HTTP routes served next to Engine.IO (health, metrics).
+// Extra HTTP routes served next to Engine.IO (health, metrics, admin).
 struct HttpRoute {
+    std::string method;  // "GET" or "POST" (POST routes take no body)
     std::string path;
     std::string content_type;
-    std::function<std::string(int& status)> body;  // status defaults to 200
+    // Returns the body; `status` defaults to 200.
+    std::function<std::string(const std::string& authorization, int& status)> handle;
 };
 
 class EngineServer {

@@ -24,6 +24,10 @@ Namespace* Hub::find_namespace(std::string_view name) {
     return nullptr;
 }
 
+void Hub::remove_namespace(Namespace* ns) {
+    std::erase_if(namespaces_, [&](const std::unique_ptr<Namespace>& n) { return n.get() == ns; });
+}
+
 Socket* Hub::find(sb_socket_id id) const {
     auto it = sockets_.find(id);
     return it == sockets_.end() ? nullptr : it->second;

@@ -61,6 +61,8 @@ public:
 
     Namespace& add_namespace(const std::string& name);
     Namespace* find_namespace(std::string_view name);
+    // Forgets an empty namespace (its sockets must be gone).
+    void remove_namespace(Namespace* ns);
     const std::vector<std::unique_ptr<Namespace>>& namespaces() const { return namespaces_; }
 
     Socket* find(sb_socket_id id) const;

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +35,7 @@ namespace {
 struct Options {
     std::string config_path = SWITCHBOARD_DEFAULT_CONFIG;
     std::string modules_path;
+    std::string signal;  // -s reload|stop
     bool test_only = false;
 };
 
@@ -43,6 +45,7 @@ void usage(std::FILE* out) {
                  "  -c, --config FILE        configuration file (default %s)\n"
                  "  -t, --test               validate the configuration and modules, then exit\n"
                  "      --modules-path DIR   directory of module .so files (overrides modules_path)\n"
+                 "  -s reload|stop           signal the running server (found through pid_file)\n"
                  "  -v, --version            print the version and exit\n"
                  "  -h, --help               print this help and exit\n",
                  SWITCHBOARD_DEFAULT_CONFIG);
@@ -71,6 +74,14 @@ int parse_args(int argc, char** argv, Options& o) {
             o.modules_path = v;
         } else if (a.rfind("--modules-path=", 0) == 0) {
             o.modules_path = a.substr(15);
+        } else if (a == "-s" || a == "--signal") {
+            const char* v = value("-s");
+            if (!v) return 2;
+            o.signal = v;
+            if (o.signal != "reload" && o.signal != "stop") {
+                std::fprintf(stderr, "switchboard: -s takes reload or stop, not '%s'\n", v);
+                return 2;
+            }
         } else if (a == "-t" || a == "--test") {
             o.test_only = true;
         } else if (a == "-v" || a == "--version") {
@@ -102,6 +113,31 @@ uint64_t raise_open_file_limit() {
     return rl.rlim_cur;
 }
 
+// -s: find the running server through the config's pid_file and signal it.
+int send_signal(const sb::Config& config, const std::string& what) {
+    if (config.pid_file.empty()) {
+        std::fprintf(stderr, "switchboard: %s sets no pid_file, so the running server cannot be found\n",
+                     config.source_path.c_str());
+        return 1;
+    }
+    std::FILE* f = std::fopen(config.pid_file.c_str(), "r");
+    long pid = 0;
+    if (!f || std::fscanf(f, "%ld", &pid) != 1 || pid <= 0) {
+        std::fprintf(stderr, "switchboard: cannot read a pid from %s (is the server running?)\n", config.pid_file.c_str());
+        if (f) std::fclose(f);
+        return 1;
+    }
+    std::fclose(f);
+    const int sig = what == "reload" ? SIGHUP : SIGTERM;
+    if (kill(static_cast<pid_t>(pid), sig) != 0) {
+        std::fprintf(stderr, "switchboard: cannot signal pid %ld from %s: %s\n", pid, config.pid_file.c_str(),
+                     std::strerror(errno));
+        return 1;
+    }
+    std::printf("switchboard: sent %s to pid %ld\n", sig == SIGHUP ? "SIGHUP (reload)" : "SIGTERM (stop)", pid);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,17 +151,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "switchboard: configuration error: %s\n", e.what());
         return 1;
     }
-    if (!options.modules_path.empty()) config.modules_path = options.modules_path;
-    if (config.modules_path.empty()) config.modules_path = SWITCHBOARD_MODULES_DIR;
     sb::log::set_level(config.log_level);
+    if (!options.signal.empty()) return send_signal(config, options.signal);
 
     if (options.test_only) {
+        if (!options.modules_path.empty()) config.modules_path = options.modules_path;
+        if (config.modules_path.empty()) config.modules_path = SWITCHBOARD_MODULES_DIR;
         uv_loop_t loop;
         uv_loop_init(&loop);
         int rc = 0;
         try {
             sb::ModuleHost host(&loop, config.modules_path);
-            host.load_all(config.modules);
+            host.load_all(config.modules, config.source_path);
             host.unload_all();
         } catch (const std::exception& e) {
             std::fprintf(stderr, "switchboard: configuration error: %s\n", e.what());
@@ -150,7 +187,7 @@ int main(int argc, char** argv) {
     uv_loop_init(&loop);
     int rc = 0;
     {
-        sb::Server server(&loop, config);
+        sb::Server server(&loop, config, options.modules_path, SWITCHBOARD_MODULES_DIR);
         uv_signal_t sigterm, sigint, sighup;
         uv_signal_t* signals[] = {&sigterm, &sigint, &sighup};
         for (auto* s : signals) {
@@ -159,9 +196,7 @@ int main(int argc, char** argv) {
         }
         uv_signal_start(&sigterm, [](uv_signal_t* s, int) { static_cast<sb::Server*>(s->data)->shutdown("SIGTERM"); }, SIGTERM);
         uv_signal_start(&sigint, [](uv_signal_t* s, int) { static_cast<sb::Server*>(s->data)->shutdown("SIGINT"); }, SIGINT);
-        uv_signal_start(&sighup, [](uv_signal_t*, int) {
-            sb::log::warn("server", "SIGHUP received: module reload is not available in this version; ignoring");
-        }, SIGHUP);
+        uv_signal_start(&sighup, [](uv_signal_t* s, int) { static_cast<sb::Server*>(s->data)->reload("SIGHUP"); }, SIGHUP);
         server.on_stopped = [&] {
             for (auto* s : signals) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
         };

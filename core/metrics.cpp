@@ -56,6 +56,11 @@ std::string render_core_metrics() {
                   "Sessions closed because their send queue exceeded limits.max_send_queue.", m.send_queue_overflows_total);
     append_metric(out, "switchboard_connections_refused_total", "counter",
                   "Connections refused (max_connections reached or shutting down).", m.connections_refused_total);
+    append_header(out, "switchboard_reloads_total", "counter", "Configuration and module reloads by result.");
+    append_labelled(out, "switchboard_reloads_total", "result=\"success\"", m.reloads_succeeded_total);
+    append_labelled(out, "switchboard_reloads_total", "result=\"failure\"", m.reloads_failed_total);
+    append_metric(out, "switchboard_module_unload_failures_total", "counter",
+                  "Old module versions still mapped after unloading.", m.module_unload_failures_total);
     static const char* kReasons[] = {"transport_unknown", "session_id_unknown", "bad_handshake_method",
                                      "bad_request",       "forbidden",          "unsupported_protocol_version",
                                      "payload_too_large"};

@@ -26,6 +26,9 @@ struct Metrics {
     uint64_t protocol_errors_total = 0;
     uint64_t send_queue_overflows_total = 0;
     uint64_t connections_refused_total = 0;  // max_connections reached or draining
+    uint64_t reloads_succeeded_total = 0;
+    uint64_t reloads_failed_total = 0;
+    uint64_t module_unload_failures_total = 0;
     // Indexed by the Engine.IO error code (0..5); 6 = 413 payload too large.
     std::array<uint64_t, 7> handshake_failures_total{};
 };

@@ -1,11 +1,14 @@
-// The module host: loads modules from shared objects, checks their ABI,
-// configures them, owns their timers, calls their hooks and counts what they
-// cost.
+// The module host: loads modules from shared objects, checks their ABI and
+// configuration, owns their timers, calls their hooks, counts what they
+// cost, and replaces them on a reload without dropping a connection.
 //
-// Modules are loaded with Boost.DLL from the configured modules directory.
-// Everything that crosses into a module is C (see plugins-api); everything a
-// module asks of the host goes through the function table built in
-// host_api.cpp, which resolves opaque ids and never trusts a module's input.
+// Every module file is loaded from a content-addressed private copy
+// (<runtime dir>/<name>-<sha256>.so). On this platform dlopen() of a path it
+// has already loaded returns the old code, and overwriting a mapped .so in
+// place crashes the process; a copy named by its content avoids both, and
+// lets the host check after dlclose() that an old version is really gone.
+// Everything that crosses into a module is C (see plugins-api); what a module
+// asks of the host goes through host_api.cpp.
 #pragma once
 
 #include "config.h"
@@ -17,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -42,10 +46,19 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// One loaded copy of a module file, shared by the instances created from it.
+struct ModuleLibrary {
+    std::string digest;     // sha256 of the file, hex
+    std::string copy_path;  // the private copy that was dlopen()ed
+    boost::dll::shared_library library;
+    ~ModuleLibrary();       // unloads, verifies, removes the copy
+};
+
 struct ModuleInstance {
     std::string name;
-    std::string path;
-    boost::dll::shared_library library;
+    std::string path;         // the configured file
+    std::string config_json;  // the configuration it was created with
+    std::shared_ptr<ModuleLibrary> library;
     const sb_module_descriptor* descriptor = nullptr;
     void* state = nullptr;
     sb_module_ctx ctx{};
@@ -55,6 +68,12 @@ struct ModuleInstance {
     uint64_t hook_nanoseconds_total = 0;
 };
 
+// What a reload changed, for the log and the admin API.
+struct ReloadSummary {
+    std::vector<std::string> added, replaced, reconfigured, removed, unchanged;
+    std::string describe() const;
+};
+
 class ModuleHost {
 public:
     ModuleHost(uv_loop_t* loop, std::string modules_dir);
@@ -62,15 +81,25 @@ public:
 
     // Loads and configures every module of the config; throws ModuleError
     // naming the module, the file and the reason.
-    void load_all(const std::vector<ModuleConfig>& modules);
+    void load_all(const std::vector<ModuleConfig>& modules, const std::string& config_source);
     void unload_all();
+
+    // Brings the running modules to `next`: unchanged modules stay, new ones
+    // are loaded, changed code or configuration is replaced with state
+    // handed over, removed ones are unloaded. Every new instance is created
+    // and every handover done before anything changes; any failure throws
+    // ModuleError and leaves the running modules untouched. `swap_routing`
+    // runs once the new set is in place and before old instances are
+    // destroyed.
+    ReloadSummary reload(const std::vector<ModuleConfig>& next, const std::string& config_source,
+                         const std::function<void()>& swap_routing);
 
     ModuleInstance* find(std::string_view name) const;
     const std::vector<std::unique_ptr<ModuleInstance>>& modules() const { return modules_; }
 
     void set_hub(Hub* hub) { hub_ = hub; }
     Hub* hub() const { return hub_; }
-    uv_loop_t* loop() const { return loop_; }
+    void set_modules_dir(std::string dir) { modules_dir_ = std::move(dir); }
     // How a module's request to disconnect a socket reaches the Socket.IO layer.
     std::function<void(sb_socket_id)> disconnect_socket;
 
@@ -81,13 +110,19 @@ public:
 
 private:
     struct Timer;
+    std::unique_ptr<ModuleInstance> instantiate(const ModuleConfig& mc, const std::string& config_source);
+    std::shared_ptr<ModuleLibrary> load_library(const std::string& who, const std::string& path);
+    std::string resolve(const ModuleConfig& mc) const;
+    void destroy(std::unique_ptr<ModuleInstance> m);
     void stop_timers_of(ModuleInstance& m);
     static void on_timer(uv_timer_t* handle);
 
     uv_loop_t* loop_;
     std::string modules_dir_;
+    std::string runtime_dir_;  // private copies of module files
     Hub* hub_ = nullptr;
     std::vector<std::unique_ptr<ModuleInstance>> modules_;
+    std::map<std::string, std::weak_ptr<ModuleLibrary>> libraries_;  // by digest
     std::unordered_map<sb_timer_id, Timer*> timers_;
     sb_timer_id next_timer_id_ = 1;
 };
@@ -104,6 +139,16 @@ public:
 private:
     ModuleInstance& m_;
     uint64_t start_;
+};
+
+// Host-side buffers behind an sb_error.
+struct ErrorBuffer {
+    char message[512] = "";
+    char code[32] = "";
+    sb_error error{sizeof(sb_error), message, sizeof message, code, sizeof code};
+    ErrorBuffer() = default;
+    ErrorBuffer(const ErrorBuffer&) = delete;
+    ErrorBuffer& operator=(const ErrorBuffer&) = delete;
 };
 
 }  // namespace sb

@@ -4,9 +4,15 @@
 #include "log.h"
 #include "metrics.h"
 
-#include <libwebsockets.h>
+#include "socketio_packet.h"
 
+#include <libwebsockets.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 
 namespace sb {
 namespace {
@@ -32,8 +38,14 @@ int lws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, si
 
 }  // namespace
 
-Server::Server(uv_loop_t* loop, Config config)
-    : loop_(loop), config_(std::move(config)), modules_(loop, config_.modules_path) {
+Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override, std::string default_modules_path)
+    : loop_(loop),
+      config_(std::move(config)),
+      modules_(loop, ""),
+      modules_path_override_(std::move(modules_path_override)),
+      default_modules_path_(std::move(default_modules_path)) {
+    resolve_modules_path(config_);
+    modules_.set_modules_dir(config_.modules_path);
     engine_ = std::make_unique<EngineServer>(loop_, config_);
     hub_ = std::make_unique<Hub>(*engine_);
     socketio_ = std::make_unique<SocketIOServer>(loop_, config_, *hub_, modules_);
@@ -42,7 +54,13 @@ Server::Server(uv_loop_t* loop, Config config)
     started_ms_ = uv_now(loop_);
 }
 
+void Server::resolve_modules_path(Config& config) const {
+    if (!modules_path_override_.empty()) config.modules_path = modules_path_override_;
+    if (config.modules_path.empty()) config.modules_path = default_modules_path_;
+}
+
 Server::~Server() {
+    remove_pid_file();
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
     modules_.unload_all();
@@ -52,23 +70,139 @@ Server::~Server() {
     }
 }
 
-void Server::build_namespaces() {
+// Makes the hub's namespaces and their module chains match config_. A
+// namespace that left the config has its sockets disconnected from it (their
+// Engine.IO sessions stay open); one that arrived starts accepting CONNECTs.
+void Server::apply_namespaces() {
     for (const auto& nc : config_.namespaces) {
-        Namespace& ns = hub_->add_namespace(nc.name);
-        for (const auto& name : nc.modules) ns.chain.push_back(modules_.find(name));
+        Namespace* ns = hub_->find_namespace(nc.name);
+        if (!ns) ns = &hub_->add_namespace(nc.name);
+        ns->chain.clear();
+        for (const auto& name : nc.modules) ns->chain.push_back(modules_.find(name));
+    }
+    std::vector<Namespace*> gone;
+    for (const auto& ns : hub_->namespaces()) {
+        bool configured = false;
+        for (const auto& nc : config_.namespaces) configured = configured || nc.name == ns->name;
+        if (!configured) gone.push_back(ns.get());
+    }
+    for (Namespace* ns : gone) {
+        log::info(kComponent, "namespace " + ns->name + " removed: disconnecting its " +
+                                  std::to_string(ns->sockets.size()) + " sockets");
+        ns->chain.clear();  // its modules may already be gone: no hooks for these sockets
+        std::vector<sb_socket_id> ids;
+        for (const auto& [id, _] : ns->sockets) ids.push_back(id);
+        for (auto id : ids) socketio_->disconnect_socket(id);
+        hub_->remove_namespace(ns);
     }
 }
 
 void Server::start() {
-    modules_.load_all(config_.modules);
-    build_namespaces();
-    engine_->add_route({config_.healthz_path, "application/json", [this](int& status) {
+    modules_.load_all(config_.modules, config_.source_path);
+    apply_namespaces();
+    engine_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
                             if (shutting_down_) status = 503;
                             return render_health();
                         }});
-    engine_->add_route({config_.metrics_path, "text/plain; version=0.0.4; charset=utf-8",
-                        [this](int&) { return render_metrics(); }});
+    engine_->add_route({"GET", config_.metrics_path, "text/plain; version=0.0.4; charset=utf-8",
+                        [this](const std::string&, int&) { return render_metrics(); }});
+    engine_->add_route({"POST", config_.admin_reload_path, "application/json",
+                        [this](const std::string& authorization, int& status) {
+                            return handle_admin_reload(authorization, status);
+                        }});
     create_listeners();
+    write_pid_file();
+}
+
+std::string Server::handle_admin_reload(const std::string& authorization, int& status) {
+    if (config_.admin_token.empty()) {
+        status = 404;
+        return "{\"code\":404,\"message\":\"Not found\"}";
+    }
+    const std::string expected = "Bearer " + config_.admin_token;
+    if (authorization.size() != expected.size() ||
+        CRYPTO_memcmp(authorization.data(), expected.data(), expected.size()) != 0) {
+        status = 401;
+        log::warn(kComponent, "admin reload refused: missing or wrong bearer token");
+        return "{\"ok\":false,\"error\":\"unauthorized\"}";
+    }
+    ReloadResult r = reload("the admin API");
+    if (!r.ok) status = 422;
+    return std::string("{\"ok\":") + (r.ok ? "true" : "false") + ",\"" + (r.ok ? "summary" : "error") +
+           "\":" + sio::json_quote(r.message) + "}";
+}
+
+Server::ReloadResult Server::reload(const std::string& trigger) {
+    if (shutting_down_) return {false, "the server is shutting down"};
+    log::info(kComponent, "reload requested by " + trigger + ": reading " + config_.source_path);
+    auto fail = [&](const std::string& why) {
+        metrics().reloads_failed_total++;
+        log::error(kComponent, "reload failed, the previous configuration and modules keep running: " + why);
+        return ReloadResult{false, why};
+    };
+    Config next;
+    try {
+        next = load_config(config_.source_path);
+    } catch (const ConfigError& e) {
+        return fail(e.what());
+    }
+    resolve_modules_path(next);
+    // Listening sockets and the pid file belong to the running process.
+    std::vector<std::string> need_restart;
+    auto same_listen = [](const ListenConfig& a, const ListenConfig& b) {
+        return a.address == b.address && a.port == b.port && a.tls_certificate == b.tls_certificate && a.tls_key == b.tls_key;
+    };
+    if (!std::equal(next.listen.begin(), next.listen.end(), config_.listen.begin(), config_.listen.end(), same_listen))
+        need_restart.push_back("listen");
+    if (next.pid_file != config_.pid_file) need_restart.push_back("pid_file");
+    if (next.healthz_path != config_.healthz_path || next.metrics_path != config_.metrics_path ||
+        next.admin_reload_path != config_.admin_reload_path)
+        need_restart.push_back("http/admin paths");
+    next.listen = config_.listen;
+    next.pid_file = config_.pid_file;
+    next.healthz_path = config_.healthz_path;
+    next.metrics_path = config_.metrics_path;
+    next.admin_reload_path = config_.admin_reload_path;
+
+    ReloadSummary summary;
+    modules_.set_modules_dir(next.modules_path);
+    try {
+        summary = modules_.reload(next.modules, next.source_path, [&] {
+            config_ = next;
+            apply_namespaces();
+            log::set_level(config_.log_level);
+        });
+    } catch (const std::exception& e) {
+        modules_.set_modules_dir(config_.modules_path);
+        return fail(e.what());
+    }
+    metrics().reloads_succeeded_total++;
+    std::string message = "modules " + summary.describe();
+    log::info(kComponent, "reload complete (" + trigger + "): " + message);
+    if (!need_restart.empty()) {
+        std::string list;
+        for (const auto& n : need_restart) list += (list.empty() ? "" : ", ") + n;
+        message += "; changes to " + list + " need a restart and were not applied";
+        log::warn(kComponent, "reload: changes to " + list + " need a restart and were not applied");
+    }
+    return {true, message};
+}
+
+void Server::write_pid_file() {
+    if (config_.pid_file.empty()) return;
+    std::ofstream out(config_.pid_file, std::ios::trunc);
+    out << getpid() << "\n";
+    if (!out) throw StartupError("cannot write pid_file " + config_.pid_file);
+    pid_file_written_ = true;
+}
+
+void Server::remove_pid_file() {
+    if (!pid_file_written_) return;
+    pid_file_written_ = false;
+    std::ifstream in(config_.pid_file);
+    long pid = 0;
+    in >> pid;
+    if (pid == getpid()) ::unlink(config_.pid_file.c_str());  // not another instance's
 }
 
 void Server::create_listeners() {
@@ -175,6 +309,7 @@ void Server::finish_shutdown() {
     lws_context_destroy(context_);
     context_ = nullptr;
     modules_.unload_all();
+    remove_pid_file();
     uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     drain_timer_ = nullptr;
     log::info(kComponent, "stopped");

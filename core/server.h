@@ -29,7 +29,9 @@ public:
 
 class Server {
 public:
-    Server(uv_loop_t* loop, Config config);
+    // `modules_path_override` (from --modules-path) wins over the config's
+    // modules_path, which wins over `default_modules_path`.
+    Server(uv_loop_t* loop, Config config, std::string modules_path_override, std::string default_modules_path);
     ~Server();
 
     // Loads modules, binds listeners. Throws StartupError / ModuleError.
@@ -38,12 +40,26 @@ public:
     // and stop once they are gone or drain_timeout has passed.
     void shutdown(const char* why);
     bool stopped() const { return stopped_; }
+
+    struct ReloadResult {
+        bool ok;
+        std::string message;
+    };
+    // Re-reads the configuration file and applies it: modules added,
+    // replaced, reconfigured or removed, namespaces and their chains, and
+    // every setting that can change at run time. Any failure leaves the
+    // running configuration and modules as they were. Connections stay.
+    ReloadResult reload(const std::string& trigger);
     EngineServer& engine() { return *engine_; }
     // Called once everything is closed, so the owner can close its own handles.
     std::function<void()> on_stopped;
 
 private:
-    void build_namespaces();
+    void apply_namespaces();
+    void resolve_modules_path(Config& config) const;
+    void write_pid_file();
+    void remove_pid_file();
+    std::string handle_admin_reload(const std::string& authorization, int& status);
     void create_listeners();
     void finish_shutdown();
     std::string render_metrics() const;
@@ -61,6 +77,9 @@ private:
     bool stopped_ = false;
     uint64_t started_ms_ = 0;
     uint64_t drain_deadline_ = 0;
+    std::string modules_path_override_;
+    std::string default_modules_path_;
+    bool pid_file_written_ = false;
 };
 
 }  // namespace sb

@@ -128,12 +128,11 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
     for (size_t i = 0; i < ns->chain.size(); ++i) {
         ModuleInstance& m = *ns->chain[i];
         if (!m.descriptor->on_connect) continue;
-        char message[256] = "";
-        sb_error err{message, sizeof message};
+        ErrorBuffer err;
         sb_connect_result r;
         {
             HookTimer t(m);
-            r = m.descriptor->on_connect(m.state, id, &info, &err);
+            r = m.descriptor->on_connect(m.state, id, &info, &err.error);
         }
         if (!hub_.find(id)) return;  // the module disconnected it already
         if (r == SB_CONNECT_ACCEPT) continue;
@@ -148,7 +147,7 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
         }
         c.sockets.erase(std::find(c.sockets.begin(), c.sockets.end(), &socket));
         hub_.destroy_socket(&socket);
-        answer.data = "{\"message\":" + sio::json_quote(message[0] ? message : "Connection rejected") + "}";
+        answer.data = "{\"message\":" + sio::json_quote(err.message[0] ? err.message : "Connection rejected") + "}";
         hub_.send_raw(*c.session, sio::encode_message(answer));
         return;
     }
@@ -167,12 +166,11 @@ void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<st
     Namespace* ns = socket.ns;
     for (ModuleInstance* m : ns->chain) {
         if (!m->descriptor->on_event) continue;
-        char message[256] = "";
-        sb_error err{message, sizeof message};
+        ErrorBuffer err;
         sb_event_result r;
         {
             HookTimer t(*m);
-            r = m->descriptor->on_event(m->state, id, &ev, &err);
+            r = m->descriptor->on_event(m->state, id, &ev, &err.error);
         }
         Socket* still = hub_.find(id);
         if (!still) return;
@@ -184,16 +182,20 @@ void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<st
                 return;
             case SB_EVENT_REJECT:
                 m->rejects_total++;
-                report_failure(*still, payload.name, p.id, "REJECTED", message[0] ? message : "Event rejected");
+                report_failure(*still, payload.name, p.id, err.code[0] ? err.code : "FORBIDDEN",
+                               err.message[0] ? err.message : "Event rejected");
                 return;
             default:
                 m->errors_total++;
                 log::warn(kComponent, "module " + m->name + " failed on event '" + payload.name + "'" +
-                                          (message[0] ? std::string(": ") + message : std::string()));
+                                          (err.message[0] ? std::string(": ") + err.message : std::string()));
                 report_failure(*still, payload.name, p.id, "INTERNAL", "Internal error");
                 return;
         }
     }
+    // Nobody in the chain handles this event: tell the client rather than
+    // leave an ack callback waiting forever.
+    report_failure(socket, payload.name, p.id, "NOT_FOUND", "No handler for event '" + payload.name + "'");
 }
 
 void SocketIOServer::report_failure(Socket& socket, const std::string& event, int64_t ack_id, const char* code,

@@ -1,17 +1,14 @@
 // Module "echo": answers clients with what they sent.
 //
 // It is the behaviour protocol conformance suites expect from a server under
-// test, and the smallest complete example of a module: it reads its (empty)
-// configuration, emits on connect, handles two events and passes every
-// other event on to the next module of the chain.
+// test, and the smallest complete example of a module: it declares its
+// (empty) configuration, emits on connect, handles two events and passes
+// every other event on to the next module of the chain.
 //   on connect          -> emits "auth" with the CONNECT auth payload
 //   "message" ...       -> emits "message-back" with the same arguments
 //   "message-with-ack"  -> acks with the same arguments
 #include <switchboard/module.h>
 
-#include <rapidjson/document.h>
-
-#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -22,20 +19,10 @@ struct Echo {
     const sb_host_api* host;
 };
 
-void* echo_create(sb_module_ctx* ctx, const sb_host_api* host, const char* config_json, sb_error* error) {
-    rapidjson::Document config;
-    config.Parse(config_json);
-    if (config.HasParseError() || !config.IsObject()) {
-        std::snprintf(error->message, error->capacity, "configuration must be a mapping");
-        return nullptr;
-    }
-    if (config.MemberCount() > 0) {
-        std::snprintf(error->message, error->capacity, "unknown key '%s' (echo takes no settings)",
-                      config.MemberBegin()->name.GetString());
-        return nullptr;
-    }
-    return new Echo{ctx, host};
-}
+// echo takes no settings: an empty key table makes the host refuse any key.
+const sb_config_key kConfigKeys[1] = {{"", SB_CONFIG_ANY, 0, ""}};
+
+void* echo_create(sb_module_ctx* ctx, const sb_host_api* host, const char*, sb_error*) { return new Echo{ctx, host}; }
 
 void echo_destroy(void* state) { delete static_cast<Echo*>(state); }
 
@@ -51,7 +38,7 @@ sb_event_result echo_on_event(void* state, sb_socket_id socket, const sb_event* 
     if (std::strcmp(ev->name, "message") == 0) {
         if (e->host->emit(e->ctx, socket, "message-back", ev->args_json, ev->args_json_len, ev->attachments,
                           ev->attachment_count) != SB_OK) {
-            std::snprintf(error->message, error->capacity, "emit failed");
+            sb_error_set(error, "INTERNAL", "emit failed");
             return SB_EVENT_FAILED;
         }
         return SB_EVENT_HANDLED;
@@ -66,18 +53,22 @@ sb_event_result echo_on_event(void* state, sb_socket_id socket, const sb_event* 
 }
 
 const sb_module_descriptor kDescriptor = {
-    sizeof(sb_module_descriptor),
-    SB_ABI_MAJOR,
-    SB_ABI_MINOR,
-    "echo",
-    "1.0.0",
-    0,
-    echo_create,
-    echo_destroy,
-    echo_on_connect,
-    echo_on_event,
-    nullptr,
-    nullptr,
+    .struct_size = sizeof(sb_module_descriptor),
+    .abi_major = SB_ABI_MAJOR,
+    .abi_minor = SB_ABI_MINOR,
+    .name = "echo",
+    .version = "1.0.0",
+    .flags = 0,
+    .create = echo_create,
+    .destroy = echo_destroy,
+    .on_connect = echo_on_connect,
+    .on_event = echo_on_event,
+    .on_disconnect = nullptr,
+    .on_timer = nullptr,
+    .export_state = nullptr,
+    .import_state = nullptr,
+    .config_keys = kConfigKeys,
+    .config_key_count = 0,
 };
 
 }  // namespace

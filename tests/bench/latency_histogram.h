@@ -62,7 +62,7 @@ public:
         uint64_t seen = 0;
         for (size_t i = 0; i < kBuckets; ++i) {
             seen += counts_[i];
-            if (seen > rank) return lower_of(i) + width_of(i) / 2;
+            if (seen > rank) return std::min(lower_of(i) + width_of(i) / 2, max_);
         }
         return max_;
     }

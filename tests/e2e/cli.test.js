@@ -147,7 +147,7 @@ if (IS_SWITCHBOARD) {
     {
       name: 'a module refusing its configuration',
       modules: { echo: { config: { volume: 11 } } },
-      match: /module 'echo': configuration refused: unknown key 'volume'/,
+      match: /switchboard\.yaml:\d+: modules\.echo\.config\.volume: unknown key for module 'echo' \(known keys: none\)/,
     },
   ];
   for (const c of MODULE_ERRORS) {

@@ -142,6 +142,13 @@ test('ws: well-formed but unexpected packets do not close the session', { timeou
   raw.send('42["no-such-event",1]'); // no handler
   raw.send('43999["x"]'); // ack for an id the server never used
   raw.send('42["message","alive"]');
+  if (IS_SWITCHBOARD) {
+    // switchboard tells the client that no module handles the event
+    assert.equal(
+      await raw.nextText(),
+      `42["error",{"code":"NOT_FOUND","message":"No handler for event 'no-such-event'","event":"no-such-event"}]`,
+    );
+  }
   assert.equal(await raw.nextText(), '42["message-back","alive"]', 'nothing else was answered');
   assert.ok(raw.isOpen());
   await assertServerHealthy();

@@ -26,7 +26,7 @@ if (IS_SWITCHBOARD) {
     const socket = await c.connectClient(server, { transports: ['websocket'] });
     const before = await moduleCounter('switchboard_module_rejections_total', 'test_rooms');
     const [answer] = await c.ack(socket, 'join', [42]);
-    assert.deepEqual(answer, { ok: false, error: { code: 'REJECTED', message: 'join needs a room name' } });
+    assert.deepEqual(answer, { ok: false, error: { code: 'INVALID', message: 'join needs a room name' } });
     assert.equal(await moduleCounter('switchboard_module_rejections_total', 'test_rooms'), before + 1);
     await c.assertEchoes(socket, assert);
   });
@@ -36,7 +36,7 @@ if (IS_SWITCHBOARD) {
     const error = socket.inbox.take('error');
     socket.emit('broadcast', 'not an object');
     assert.deepEqual(await error, [
-      { code: 'REJECTED', message: 'broadcast needs {event, data, rooms?, except?}', event: 'broadcast' },
+      { code: 'INVALID', message: 'broadcast needs {event, data, rooms?, except?}', event: 'broadcast' },
     ]);
     await c.assertEchoes(socket, assert);
   });
@@ -48,9 +48,15 @@ if (IS_SWITCHBOARD) {
     assert.equal(await moduleCounter('switchboard_module_events_total', 'echo'), before + 2);
   });
 
-  test('an event no module handles is dropped without closing the connection', async () => {
+  test('an event no module handles gets NOT_FOUND (ack or `error` event) and the connection stays', async () => {
     const socket = await c.connectClient(server, { transports: ['websocket'] });
-    socket.emit('nobody-handles-this', 1, 2, 3);
+    const [answer] = await c.ack(socket, 'nobody-handles-this', [1, 2]);
+    assert.deepEqual(answer, { ok: false, error: { code: 'NOT_FOUND', message: "No handler for event 'nobody-handles-this'" } });
+    const error = socket.inbox.take('error');
+    socket.emit('nobody-handles-this', 3);
+    assert.deepEqual(await error, [
+      { code: 'NOT_FOUND', message: "No handler for event 'nobody-handles-this'", event: 'nobody-handles-this' },
+    ]);
     await c.assertEchoes(socket, assert);
     assert.ok(socket.connected);
   });

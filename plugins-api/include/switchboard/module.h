@@ -19,6 +19,16 @@
  *   id of a socket that has gone is simply ignored by host functions (they
  *   return SB_ERR_NOT_FOUND), so a stale id is never a crash.
  * - Strings are UTF-8 and NUL-terminated unless a length is given alongside.
+ * - Lifecycle: create (configure) -> hooks -> destroy. On a reload the host
+ *   may create a second instance of the same module (new code or new
+ *   configuration) while the old one still exists, hand the old one's state
+ *   to the new one (export_state/import_state), then destroy the old one and
+ *   unload its code. Keep all state in the object `create` returns: no
+ *   globals, no thread_local with destructors, no threads left running after
+ *   destroy, or the old code cannot be unloaded.
+ * - Failure: a hook reports failure through its return value and sb_error;
+ *   the host logs it with the module's name, counts it, answers the client,
+ *   and carries on. A hook must not throw (C++) or abort.
  * - Versioning: structs start with their own size and only ever grow at the
  *   end. The host refuses a module whose abi_major differs from its own and
  *   accepts any abi_minor; a module must check `host->struct_size` before
@@ -90,12 +100,62 @@ typedef struct sb_bytes {
     size_t len;
 } sb_bytes;
 
-/* A module writes a human-readable reason here when it rejects or fails.
- * `message` has room for `capacity` bytes including the terminating NUL. */
+/* Where a hook explains a refusal or a failure. The host provides the
+ * buffers; write with sb_error_set() (below) or snprintf into them.
+ * `code` is a short stable code the client sees (e.g. "FORBIDDEN",
+ * "INVALID", "NOT_MEMBER", "RATE_LIMITED", "NOT_FOUND", "INTERNAL"); when
+ * left empty the host uses "FORBIDDEN" for a rejection and "INTERNAL" for a
+ * failure. `message` is a human-readable sentence. */
 typedef struct sb_error {
+    size_t struct_size;
     char *message;
-    size_t capacity;
+    size_t message_capacity; /* bytes, including the terminating NUL */
+    char *code;
+    size_t code_capacity;
 } sb_error;
+
+/* Copies `code` (may be NULL) and `message` into `error`, truncating safely. */
+static inline void sb_error_set(sb_error *error, const char *code, const char *message) {
+    size_t i;
+    if (!error) return;
+    if (code && error->code && error->code_capacity) {
+        for (i = 0; code[i] && i + 1 < error->code_capacity; ++i) error->code[i] = code[i];
+        error->code[i] = '\0';
+    }
+    if (message && error->message && error->message_capacity) {
+        for (i = 0; message[i] && i + 1 < error->message_capacity; ++i) error->message[i] = message[i];
+        error->message[i] = '\0';
+    }
+}
+
+/* The kinds of value a configuration key may hold (see sb_config_key). */
+typedef enum sb_config_type {
+    SB_CONFIG_STRING = 1,
+    SB_CONFIG_INTEGER = 2, /* a JSON number without fraction */
+    SB_CONFIG_NUMBER = 3,
+    SB_CONFIG_BOOLEAN = 4,
+    SB_CONFIG_OBJECT = 5,
+    SB_CONFIG_ARRAY = 6,
+    SB_CONFIG_ANY = 7
+} sb_config_type;
+
+/* One key of the module's `config:` mapping. A module lists all its keys in
+ * one table (sb_module_descriptor.config_keys); before `create` runs, the
+ * host refuses unknown keys, values of the wrong type and missing required
+ * keys, naming the config file, the line and the key. */
+typedef struct sb_config_key {
+    const char *name;
+    sb_config_type type;
+    int required; /* non-zero: the key must be present */
+    const char *description;
+} sb_config_key;
+
+/* Where export_state writes: call write() as often as needed; the host
+ * concatenates the bytes and hands them to the new version's import_state. */
+typedef struct sb_state_writer {
+    void (*write)(struct sb_state_writer *writer, const void *data, size_t len);
+    void *host_data; /* the host's; do not touch */
+} sb_state_writer;
 
 /* What the host knows about a connecting socket (borrowed for the call). */
 typedef struct sb_connect_info {
@@ -190,7 +250,8 @@ typedef struct sb_host_api {
     uint64_t (*now_ms)(sb_module_ctx *ctx);
 } sb_host_api;
 
-/* The module's descriptor. NULL hooks are not used. */
+/* The module's descriptor. NULL hooks are not used. Fields are only ever
+ * added at the end; the host reads a field only if struct_size covers it. */
 typedef struct sb_module_descriptor {
     size_t struct_size;
     uint32_t abi_major; /* SB_ABI_MAJOR the module was built against */
@@ -218,6 +279,21 @@ typedef struct sb_module_descriptor {
     void (*on_disconnect)(void *state, sb_socket_id socket, const char *reason);
     /* A timer started by this module fired. */
     void (*on_timer)(void *state, sb_timer_id timer, void *user_data);
+
+    /* Reload handover. When a running module is replaced (new code or new
+     * configuration), the host creates the new instance, asks the old one to
+     * export its state, and gives the bytes to the new one's import_state,
+     * all within one loop iteration: no event runs in between. The format is
+     * the module's own; version it, since the importer may be newer or older
+     * than the exporter. Returning an error from either keeps the old
+     * instance running and the reload fails with the message. */
+    sb_status (*export_state)(void *state, sb_state_writer *writer);
+    sb_status (*import_state)(void *state, const uint8_t *data, size_t len, sb_error *error);
+
+    /* The module's configuration keys (see sb_config_key). NULL: the host
+     * passes the config through unchecked and the module validates it. */
+    const sb_config_key *config_keys;
+    size_t config_key_count;
 } sb_module_descriptor;
 
 typedef const sb_module_descriptor *(*sb_module_entry_fn)(void);

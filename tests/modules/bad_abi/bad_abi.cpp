@@ -5,10 +5,16 @@
 namespace {
 void* create(sb_module_ctx*, const sb_host_api*, const char*, sb_error*) { return nullptr; }
 
-const sb_module_descriptor kDescriptor = {
-    sizeof(sb_module_descriptor), SB_ABI_MAJOR + 98, 0, "bad_abi", "1.0.0", 0, create, nullptr,
-    nullptr, nullptr, nullptr, nullptr,
-};
+sb_module_descriptor make_descriptor() {
+    sb_module_descriptor d{};
+    d.struct_size = sizeof d;
+    d.abi_major = SB_ABI_MAJOR + 98;
+    d.name = "bad_abi";
+    d.version = "1.0.0";
+    d.create = create;
+    return d;
+}
+const sb_module_descriptor kDescriptor = make_descriptor();
 }  // namespace
 
 extern "C" SB_MODULE_EXPORT const sb_module_descriptor* switchboard_module_entry(void) { return &kDescriptor; }

@@ -56,7 +56,7 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
     const std::string name = ev->name;
     if (name == "join" || name == "leave") {
         if (args.Empty() || !args[0].IsString()) {
-            std::snprintf(error->message, error->capacity, "%s needs a room name", ev->name);
+            sb_error_set(error, "INVALID", (name + " needs a room name").c_str());
             return SB_EVENT_REJECT;
         }
         if (name == "join") s->host->join(s->ctx, socket, args[0].GetString());
@@ -66,7 +66,7 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
     }
     if (name == "broadcast") {
         if (args.Empty() || !args[0].IsObject() || !args[0].HasMember("event") || !args[0]["event"].IsString()) {
-            std::snprintf(error->message, error->capacity, "broadcast needs {event, data, rooms?, except?}");
+            sb_error_set(error, "INVALID", "broadcast needs {event, data, rooms?, except?}");
             return SB_EVENT_REJECT;
         }
         const rapidjson::Value& req = args[0];
@@ -98,8 +98,22 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
 }
 
 const sb_module_descriptor kDescriptor = {
-    sizeof(sb_module_descriptor), SB_ABI_MAJOR, SB_ABI_MINOR, "test_rooms", "1.0.0", 0, create, destroy,
-    nullptr, on_event, nullptr, nullptr,
+    .struct_size = sizeof(sb_module_descriptor),
+    .abi_major = SB_ABI_MAJOR,
+    .abi_minor = SB_ABI_MINOR,
+    .name = "test_rooms",
+    .version = "1.0.0",
+    .flags = 0,
+    .create = create,
+    .destroy = destroy,
+    .on_connect = nullptr,
+    .on_event = on_event,
+    .on_disconnect = nullptr,
+    .on_timer = nullptr,
+    .export_state = nullptr,
+    .import_state = nullptr,
+    .config_keys = nullptr,
+    .config_key_count = 0,
 };
 
 }  // namespace
