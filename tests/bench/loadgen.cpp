@@ -97,7 +97,7 @@ struct Options {
     int phase = 1;
     uint32_t pad = 0;
     uint32_t raw_size = 48;
-    std::string room = "bench";
+    std::vector<std::string> rooms{"bench"};  // subscribers join all; a publisher targets the first
     std::string path = "/socket.io/";
     std::string label;
 };
@@ -763,7 +763,7 @@ void publish(Conn* c) {
     int n = std::snprintf(g->scratch.data(), g->scratch.size(),
                           "42%u[\"broadcast\",{\"rooms\":[\"%s\"],\"event\":\"tick\",\"data\":{\"t\":%llu,\"seq\":%u,"
                           "\"m\":%d%s%s%s}}]",
-                          seq, g->o.room.c_str(), static_cast<unsigned long long>(t), seq, m,
+                          seq, g->o.rooms[0].c_str(), static_cast<unsigned long long>(t), seq, m,
                           g->pad.empty() ? "" : ",\"p\":\"", g->pad.c_str(), g->pad.empty() ? "" : "\"");
     ws_text(c, g->scratch.data(), static_cast<size_t>(n));
 }
@@ -806,13 +806,22 @@ void send_sio_connect(Conn* c) {
     ws_text(c, g->scratch.data(), static_cast<size_t>(n));
 }
 
+// Joins the subscriber's next room (ack id = 1 + room index); ready after the last.
+void join_next(Conn* c) {
+    if (c->join_ack >= g->o.rooms.size()) {
+        mark_ready(c);
+        return;
+    }
+    const std::string& room = g->o.rooms[c->join_ack];
+    c->join_ack++;
+    int n = std::snprintf(g->scratch.data(), g->scratch.size(), "42%u[\"join\",\"%s\"]", c->join_ack, room.c_str());
+    ws_text(c, g->scratch.data(), static_cast<size_t>(n));
+    c->state = St::WaitJoin;
+}
+
 void on_sio_connected(Conn* c) {
     if (g->o.scenario == Scenario::FanoutSub) {
-        c->join_ack = 1;
-        int n = std::snprintf(g->scratch.data(), g->scratch.size(), "42%u[\"join\",\"%s\"]", c->join_ack,
-                              g->o.room.c_str());
-        ws_text(c, g->scratch.data(), static_cast<size_t>(n));
-        c->state = St::WaitJoin;
+        join_next(c);
         return;
     }
     mark_ready(c);
@@ -851,7 +860,7 @@ void on_sio(Conn* c, const char* d, size_t n) {
             const char* p = d + 1;
             while (p < end && *p >= '0' && *p <= '9') id = id * 10 + static_cast<uint32_t>(*p++ - '0');
             if (c->state == St::WaitJoin && id == c->join_ack) {
-                mark_ready(c);
+                join_next(c);
             } else if (g->slow_resumed && id == g->slow_probe) {
                 slow_outcome("alive", "probe acknowledged after draining");
             } else if (g->o.scenario == Scenario::FanoutPub) {
@@ -1240,7 +1249,8 @@ void on_hard_timeout(uv_timer_t*) {
                  "  --rate R                    fanout-pub: publishes per second (0 = closed loop)\n"
                  "  --phase N                   fanout-pub: tag of measured publishes (1..15)\n"
                  "  --pad BYTES                 fanout-pub: extra payload bytes per publish\n"
-                 "  --room NAME                 fanout room (default bench)\n"
+                 "  --room A[,B...]             fanout rooms: a subscriber joins all, a publisher\n"
+                 "                              broadcasts to the first (default bench)\n"
                  "  --slow                      fanout-sub: stop reading once joined (SIGUSR2 resumes)\n"
                  "  --rcvbuf BYTES              SO_RCVBUF for the client sockets\n"
                  "  --jwt TOKEN | --jwt-secret S  CONNECT auth {\"token\":...}; S: sign an HS256 token\n"
@@ -1300,7 +1310,19 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--rate") o.rate = std::atof(val().c_str());
         else if (a == "--phase") o.phase = std::atoi(val().c_str());
         else if (a == "--pad") o.pad = static_cast<uint32_t>(std::strtoul(val().c_str(), nullptr, 10));
-        else if (a == "--room") o.room = val();
+        else if (a == "--room" || a == "--rooms") {
+            o.rooms.clear();
+            std::string list = val();
+            size_t pos = 0;
+            while (pos <= list.size()) {
+                size_t comma = list.find(',', pos);
+                std::string r = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+                if (!r.empty()) o.rooms.push_back(r);
+                if (comma == std::string::npos) break;
+                pos = comma + 1;
+            }
+            if (o.rooms.empty()) usage("--room needs a name");
+        }
         else if (a == "--slow") o.slow = true;
         else if (a == "--rcvbuf") o.rcvbuf = std::atoi(val().c_str());
         else if (a == "--jwt") o.jwt = val();

@@ -1,0 +1,252 @@
+// switchboard/module.hpp — an optional, header-only C++20 layer over
+// module.h for module authors.
+//
+// Why it exists: the ABI is C so that no C++ type, exception or allocator
+// crosses the boundary. Writing the descriptor and its trampolines by hand
+// is repetitive and easy to get wrong (an exception escaping a hook would
+// take the whole server down). This header generates them from a class:
+//
+//   class Greeter {
+//   public:
+//       static constexpr sb_config_key config_keys[] = {{"greeting", SB_CONFIG_STRING, 0, "..."}};
+//       Greeter(sb::Host host, std::string_view config_json);        // throw to refuse the config
+//       bool on_event(sb_socket_id socket, const sb_event& event);   // true = handled
+//       // optional: on_connect, on_disconnect, on_timer, export_state, import_state
+//   };
+//   SWITCHBOARD_MODULE(Greeter, "greeter", "1.0.0")
+//
+// Every hook is wrapped: sb::Refusal rejects (the client gets its code and
+// message), any other exception is a failure (logged, counted, answered with
+// INTERNAL), and nothing propagates into the host.
+#ifndef SWITCHBOARD_MODULE_HPP
+#define SWITCHBOARD_MODULE_HPP
+
+#include <switchboard/module.h>
+
+#include <cstdint>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb {
+
+// Throw from a hook to refuse a connection or an event with a client-visible
+// code ("FORBIDDEN", "INVALID", ...) and message.
+class Refusal : public std::runtime_error {
+public:
+    explicit Refusal(std::string message, std::string code = "FORBIDDEN")
+        : std::runtime_error(std::move(message)), code_(std::move(code)) {}
+    const std::string& code() const { return code_; }
+
+private:
+    std::string code_;
+};
+
+// The host's function table bound to this module's context.
+class Host {
+public:
+    Host(sb_module_ctx* ctx, const sb_host_api* api) : ctx_(ctx), api_(api) {}
+
+    void log(sb_log_level level, const std::string& message) const { api_->log(ctx_, level, message.c_str()); }
+    sb_status emit(sb_socket_id socket, const std::string& name, std::string_view args_json = "[]") const {
+        return api_->emit(ctx_, socket, name.c_str(), args_json.data(), args_json.size(), nullptr, 0);
+    }
+    sb_status ack(sb_socket_id socket, int64_t ack_id, std::string_view args_json = "[]") const {
+        return api_->ack(ctx_, socket, ack_id, args_json.data(), args_json.size(), nullptr, 0);
+    }
+    sb_status broadcast(const std::string& namespace_name, const std::vector<std::string>& rooms, const std::string& name,
+                        std::string_view args_json, sb_socket_id except_socket = 0) const {
+        std::vector<const char*> room_ptrs;
+        for (const auto& r : rooms) room_ptrs.push_back(r.c_str());
+        sb_target target{sizeof(sb_target), namespace_name.c_str(), room_ptrs.data(), room_ptrs.size(), nullptr, 0,
+                         except_socket};
+        return api_->broadcast(ctx_, &target, name.c_str(), args_json.data(), args_json.size(), nullptr, 0);
+    }
+    sb_status join(sb_socket_id socket, const std::string& room) const { return api_->join(ctx_, socket, room.c_str()); }
+    sb_status leave(sb_socket_id socket, const std::string& room) const { return api_->leave(ctx_, socket, room.c_str()); }
+    sb_status disconnect(sb_socket_id socket) const { return api_->disconnect(ctx_, socket); }
+    sb_status set(sb_socket_id socket, const std::string& key, const std::string& value) const {
+        return api_->socket_set(ctx_, socket, key.c_str(), value.c_str());
+    }
+    // Empty when unset.
+    std::string get(sb_socket_id socket, const std::string& key) const {
+        const char* v = api_->socket_get(ctx_, socket, key.c_str());
+        return v ? std::string(v) : std::string();
+    }
+    sb_timer_id start_timer(uint64_t delay_ms, uint64_t repeat_ms = 0, void* user_data = nullptr) const {
+        return api_->timer_start(ctx_, delay_ms, repeat_ms, user_data);
+    }
+    sb_status stop_timer(sb_timer_id timer) const { return api_->timer_stop(ctx_, timer); }
+    uint64_t now_ms() const { return api_->now_ms(ctx_); }
+
+    sb_module_ctx* ctx() const { return ctx_; }
+    const sb_host_api* api() const { return api_; }
+
+private:
+    sb_module_ctx* ctx_;
+    const sb_host_api* api_;
+};
+
+// A JSON string literal (with quotes) for `s`, for building args_json.
+inline std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    static const char* hex = "0123456789abcdef";
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 15];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+namespace detail {
+
+template <typename T>
+T& self(void* state) {
+    return *static_cast<T*>(state);
+}
+
+inline void fill(sb_error* error, const char* code, const char* message) { sb_error_set(error, code, message); }
+
+template <typename T>
+void* create(sb_module_ctx* ctx, const sb_host_api* api, const char* config_json, sb_error* error) {
+    try {
+        return new T(Host(ctx, api), std::string_view(config_json));
+    } catch (const std::exception& e) {
+        fill(error, "INVALID", e.what());
+    } catch (...) {
+        fill(error, "INVALID", "unknown error");
+    }
+    return nullptr;
+}
+
+template <typename T>
+void destroy(void* state) {
+    delete static_cast<T*>(state);
+}
+
+template <typename T>
+sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_info* info, sb_error* error) {
+    try {
+        self<T>(state).on_connect(socket, *info);
+        return SB_CONNECT_ACCEPT;
+    } catch (const Refusal& r) {
+        fill(error, r.code().c_str(), r.what());
+    } catch (const std::exception& e) {
+        fill(error, "INTERNAL", e.what());
+    } catch (...) {
+        fill(error, "INTERNAL", "unknown error");
+    }
+    return SB_CONNECT_REJECT;
+}
+
+template <typename T>
+sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* event, sb_error* error) {
+    try {
+        return self<T>(state).on_event(socket, *event) ? SB_EVENT_HANDLED : SB_EVENT_CONTINUE;
+    } catch (const Refusal& r) {
+        fill(error, r.code().c_str(), r.what());
+        return SB_EVENT_REJECT;
+    } catch (const std::exception& e) {
+        fill(error, "INTERNAL", e.what());
+    } catch (...) {
+        fill(error, "INTERNAL", "unknown error");
+    }
+    return SB_EVENT_FAILED;
+}
+
+template <typename T>
+void on_disconnect(void* state, sb_socket_id socket, const char* reason) {
+    try {
+        self<T>(state).on_disconnect(socket, std::string_view(reason));
+    } catch (...) {
+    }
+}
+
+template <typename T>
+void on_timer(void* state, sb_timer_id timer, void* user_data) {
+    try {
+        self<T>(state).on_timer(timer, user_data);
+    } catch (...) {
+    }
+}
+
+template <typename T>
+sb_status export_state(void* state, sb_state_writer* writer) {
+    try {
+        std::string bytes = self<T>(state).export_state();
+        writer->write(writer, bytes.data(), bytes.size());
+        return SB_OK;
+    } catch (...) {
+        return SB_ERR_INTERNAL;
+    }
+}
+
+template <typename T>
+sb_status import_state(void* state, const uint8_t* data, size_t len, sb_error* error) {
+    try {
+        self<T>(state).import_state(std::string_view(reinterpret_cast<const char*>(data), len));
+        return SB_OK;
+    } catch (const std::exception& e) {
+        fill(error, "INTERNAL", e.what());
+    } catch (...) {
+        fill(error, "INTERNAL", "unknown error");
+    }
+    return SB_ERR_INVALID;
+}
+
+}  // namespace detail
+
+// Builds the descriptor for class T; hooks T does not define stay NULL.
+template <typename T>
+constexpr sb_module_descriptor describe(const char* name, const char* version) {
+    sb_module_descriptor d{};
+    d.struct_size = sizeof(sb_module_descriptor);
+    d.abi_major = SB_ABI_MAJOR;
+    d.abi_minor = SB_ABI_MINOR;
+    d.name = name;
+    d.version = version;
+    d.create = &detail::create<T>;
+    d.destroy = &detail::destroy<T>;
+    if constexpr (requires(T& t, sb_socket_id s, const sb_connect_info& i) { t.on_connect(s, i); })
+        d.on_connect = &detail::on_connect<T>;
+    if constexpr (requires(T& t, sb_socket_id s, const sb_event& e) { t.on_event(s, e); })
+        d.on_event = &detail::on_event<T>;
+    if constexpr (requires(T& t, sb_socket_id s, std::string_view r) { t.on_disconnect(s, r); })
+        d.on_disconnect = &detail::on_disconnect<T>;
+    if constexpr (requires(T& t, sb_timer_id id, void* u) { t.on_timer(id, u); })
+        d.on_timer = &detail::on_timer<T>;
+    if constexpr (requires(T& t) { t.export_state(); }) d.export_state = &detail::export_state<T>;
+    if constexpr (requires(T& t, std::string_view b) { t.import_state(b); }) d.import_state = &detail::import_state<T>;
+    if constexpr (requires { T::config_keys; }) {
+        d.config_keys = T::config_keys;
+        d.config_key_count = sizeof(T::config_keys) / sizeof(T::config_keys[0]);
+    }
+    return d;
+}
+
+}  // namespace sb
+
+// Exports the module's entry symbol for class TYPE.
+#define SWITCHBOARD_MODULE(TYPE, NAME, VERSION)                                                   \
+    extern "C" SB_MODULE_EXPORT const sb_module_descriptor* switchboard_module_entry(void) {      \
+        static const sb_module_descriptor descriptor = sb::describe<TYPE>(NAME, VERSION);         \
+        return &descriptor;                                                                       \
+    }
+
+#endif  // SWITCHBOARD_MODULE_HPP
