@@ -8,6 +8,7 @@
 #include "module_host.h"
 #include "socketio_packet.h"
 
+#include <rapidjson/document.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -73,8 +74,8 @@ sb_status api_ack(sb_module_ctx* ctx, sb_socket_id socket, int64_t ack_id, const
 sb_status api_join(sb_module_ctx* ctx, sb_socket_id socket, const char* room) {
     if (!room || !*room) return SB_ERR_INVALID;
     Socket* s = hub_of(ctx).find(socket);
-    if (!s) return SB_ERR_NOT_FOUND;
-    s->ns->rooms.join(socket, room);
+    if (!s || s->leaving) return SB_ERR_NOT_FOUND;
+    if (s->ns->rooms.join(socket, room)) notify_room(s->ns->chain, socket, room, true);
     return SB_OK;
 }
 
@@ -82,7 +83,9 @@ sb_status api_leave(sb_module_ctx* ctx, sb_socket_id socket, const char* room) {
     if (!room) return SB_ERR_INVALID;
     Socket* s = hub_of(ctx).find(socket);
     if (!s) return SB_ERR_NOT_FOUND;
-    return s->ns->rooms.leave(socket, room) ? SB_OK : SB_ERR_NOT_FOUND;
+    if (!s->ns->rooms.leave(socket, room)) return SB_ERR_NOT_FOUND;
+    notify_room(s->ns->chain, socket, room, false);
+    return SB_OK;
 }
 
 size_t api_rooms_of(sb_module_ctx* ctx, sb_socket_id socket, const char** rooms, size_t capacity) {
@@ -136,10 +139,65 @@ uint64_t api_now_ms(sb_module_ctx*) {
     return static_cast<uint64_t>(tv.tv_sec) * 1000 + static_cast<uint64_t>(tv.tv_usec) / 1000;
 }
 
+sb_status api_set_identity(sb_module_ctx* ctx, sb_socket_id socket, const char* user_id, const char* claims_json) {
+    Socket* s = hub_of(ctx).find(socket);
+    if (!s) return SB_ERR_NOT_FOUND;
+    std::string claims = claims_json && *claims_json ? claims_json : "{}";
+    rapidjson::Document doc;
+    doc.Parse(claims.c_str(), claims.size());
+    if (doc.HasParseError() || !doc.IsObject()) return SB_ERR_INVALID;
+    s->user_id = user_id ? user_id : "";
+    s->claims_json = std::move(claims);
+    return SB_OK;
+}
+
+const char* api_user_of(sb_module_ctx* ctx, sb_socket_id socket) {
+    Socket* s = hub_of(ctx).find(socket);
+    return s && !s->user_id.empty() ? s->user_id.c_str() : nullptr;
+}
+
+const char* api_claims_of(sb_module_ctx* ctx, sb_socket_id socket) {
+    Socket* s = hub_of(ctx).find(socket);
+    return s ? s->claims_json.c_str() : "{}";
+}
+
+const char* api_remote_address_of(sb_module_ctx* ctx, sb_socket_id socket) {
+    Socket* s = hub_of(ctx).find(socket);
+    return s ? s->session->remote_address.c_str() : "";
+}
+
+sb_status api_counter_add(sb_module_ctx* ctx, const char* name, const char* labels, uint64_t delta) {
+    if (!name || !*name) return SB_ERR_INVALID;
+    for (const char* p = name; *p; ++p)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return SB_ERR_INVALID;
+    std::string l = labels ? labels : "";
+    if (l.find('\n') != std::string::npos || l.find('}') != std::string::npos) return SB_ERR_INVALID;
+    ctx->instance->counters[{name, l}] += delta;
+    return SB_OK;
+}
+
 const sb_host_api kHostApi = {
-    sizeof(sb_host_api), SB_ABI_MAJOR,   SB_ABI_MINOR,    api_log,        api_emit,         api_broadcast,
-    api_ack,             api_join,       api_leave,       api_rooms_of,   api_disconnect,   api_socket_set,
-    api_socket_get,      api_timer_start, api_timer_stop, api_now_ms,
+    .struct_size = sizeof(sb_host_api),
+    .abi_major = SB_ABI_MAJOR,
+    .abi_minor = SB_ABI_MINOR,
+    .log = api_log,
+    .emit = api_emit,
+    .broadcast = api_broadcast,
+    .ack = api_ack,
+    .join = api_join,
+    .leave = api_leave,
+    .rooms_of = api_rooms_of,
+    .disconnect = api_disconnect,
+    .socket_set = api_socket_set,
+    .socket_get = api_socket_get,
+    .timer_start = api_timer_start,
+    .timer_stop = api_timer_stop,
+    .now_ms = api_now_ms,
+    .set_identity = api_set_identity,
+    .user_of = api_user_of,
+    .claims_of = api_claims_of,
+    .remote_address_of = api_remote_address_of,
+    .counter_add = api_counter_add,
 };
 
 }  // namespace

@@ -37,6 +37,8 @@ struct Socket {
     std::vector<FrameRef> held;      // output produced by connect hooks before the answer
     uint64_t broadcast_mark = 0;
     std::vector<std::pair<std::string, std::string>> data;  // per-socket key/value
+    std::string user_id;              // set by an authentication module; empty = anonymous
+    std::string claims_json = "{}";   // claims other modules may read
 };
 
 struct Namespace {

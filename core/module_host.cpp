@@ -218,6 +218,8 @@ std::unique_ptr<ModuleInstance> ModuleHost::instantiate(const ModuleConfig& mc, 
     if (!d->create) throw ModuleError(who + ": descriptor has no create hook");
     validate_config_keys(mc, d, config_source);
     m->descriptor = d;
+    m->on_handshake = SB_DESCRIPTOR_FIELD(d, on_handshake);
+    m->on_room = SB_DESCRIPTOR_FIELD(d, on_room);
     m->ctx = sb_module_ctx{this, m.get()};
     ErrorBuffer err;
     void* state = nullptr;
@@ -327,6 +329,13 @@ ReloadSummary ModuleHost::reload(const std::vector<ModuleConfig>& next, const st
     for (const auto& mc : next) {
         if (next_fresh < fresh.size() && fresh[next_fresh]->name == mc.name) {
             if (auto it = running.find(mc.name); it != running.end()) {
+                // Counters continue across versions, as operators expect.
+                ModuleInstance& f = *fresh[next_fresh];
+                f.events_total = it->second->events_total;
+                f.errors_total = it->second->errors_total;
+                f.rejects_total = it->second->rejects_total;
+                f.hook_nanoseconds_total = it->second->hook_nanoseconds_total;
+                f.counters = it->second->counters;
                 retired.push_back(std::move(it->second));
                 running.erase(it);
             }
@@ -395,8 +404,45 @@ void ModuleHost::on_timer(uv_timer_t* handle) {
     }
 }
 
+int ModuleHost::admit(const sb_handshake_info& info, std::string& message) {
+    for (const auto& m : modules_) {
+        if (!m->on_handshake) continue;
+        ErrorBuffer err;
+        int status;
+        {
+            HookTimer t(*m);
+            status = m->on_handshake(m->state, &info, &err.error);
+        }
+        if (status == 0) continue;
+        m->rejects_total++;
+        if (status < 400 || status > 599) status = 403;
+        message = err.message[0] ? err.message : "Connection refused";
+        return status;
+    }
+    return 0;
+}
+
+void notify_room(const std::vector<ModuleInstance*>& chain, sb_socket_id socket, const std::string& room, bool joined) {
+    for (ModuleInstance* m : chain) {
+        if (!m || !m->on_room) continue;
+        HookTimer t(*m);
+        m->on_room(m->state, socket, room.c_str(), joined ? 1 : 0);
+    }
+}
+
 std::string ModuleHost::render_metrics() const {
     std::string out;
+    // Module-defined counters, grouped by metric name.
+    std::map<std::string, std::vector<std::string>> samples;
+    for (const auto& m : modules_)
+        for (const auto& [key, value] : m->counters)
+            samples[key.first].push_back("{module=\"" + m->name + "\"" + (key.second.empty() ? "" : "," + key.second) +
+                                         "} " + std::to_string(value));
+    for (const auto& [name, lines] : samples) {
+        const std::string metric = "switchboard_" + name + "_total";
+        append_header(out, metric.c_str(), "counter", "Counted by a module.");
+        for (const auto& l : lines) out += metric + l + "\n";
+    }
     auto each = [&](const char* name, const char* help, auto value) {
         append_header(out, name, "counter", help);
         for (const auto& m : modules_) append_labelled(out, name, "module=\"" + m->name + "\"", value(*m));

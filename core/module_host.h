@@ -66,7 +66,17 @@ struct ModuleInstance {
     uint64_t errors_total = 0;
     uint64_t rejects_total = 0;
     uint64_t hook_nanoseconds_total = 0;
+    // Counters the module defines itself (host api counter_add): (name, labels) -> value.
+    std::map<std::pair<std::string, std::string>, uint64_t> counters;
+
+    // Hooks appended to the descriptor after the first ABI 1.0 fields; NULL
+    // when the module's descriptor predates them.
+    int (*on_handshake)(void*, const sb_handshake_info*, sb_error*) = nullptr;
+    void (*on_room)(void*, sb_socket_id, const char*, int) = nullptr;
 };
+
+// Tells the modules of a namespace chain that a socket joined or left a room.
+void notify_room(const std::vector<ModuleInstance*>& chain, sb_socket_id socket, const std::string& room, bool joined);
 
 // What a reload changed, for the log and the admin API.
 struct ReloadSummary {
@@ -107,6 +117,10 @@ public:
     sb_status stop_timer(ModuleInstance& m, sb_timer_id id);
 
     std::string render_metrics() const;
+
+    // Offers a new Engine.IO session to every module's on_handshake. Returns
+    // 0 to admit, or the HTTP status to refuse with (and `message`).
+    int admit(const sb_handshake_info& info, std::string& message);
 
 private:
     struct Timer;

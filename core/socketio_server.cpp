@@ -123,8 +123,9 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
     const sb_socket_id id = socket.id;
     c.sockets.push_back(&socket);
     const std::string auth = p.data.empty() ? "{}" : p.data;
-    sb_connect_info info{sizeof(sb_connect_info), ns->name.c_str(), socket.sid.c_str(), auth.c_str(),
-                         c.session->remote_address.c_str(), c.session->query.c_str()};
+    sb_connect_info info{sizeof(sb_connect_info),           ns->name.c_str(),          socket.sid.c_str(),
+                         auth.c_str(),                      c.session->remote_address.c_str(), c.session->query.c_str(),
+                         c.session->authorization.c_str()};
     for (size_t i = 0; i < ns->chain.size(); ++i) {
         ModuleInstance& m = *ns->chain[i];
         if (!m.descriptor->on_connect) continue;
@@ -215,6 +216,13 @@ void SocketIOServer::remove_socket(Client& c, Socket* socket, const char* reason
     if (socket->leaving) return;  // a disconnect hook asked to disconnect it again
     socket->leaving = true;
     const sb_socket_id id = socket->id;
+    if (const auto* rooms = socket->ns->rooms.rooms_of(id)) {
+        const std::vector<std::string> left = *rooms;  // hooks may not change it, but must not see it shrink mid-loop
+        for (const auto& room : left) {
+            socket->ns->rooms.leave(id, room);
+            notify_room(socket->ns->chain, id, room, false);
+        }
+    }
     for (ModuleInstance* m : socket->ns->chain) {
         if (!m->descriptor->on_disconnect) continue;
         HookTimer t(*m);

@@ -93,6 +93,7 @@ struct Options {
     uint32_t concurrency = 200;  // connections being set up at once
     double connect_timeout = 15;
     double timeout = 0;  // hard cap on the whole run; 0 = derived
+    double drain = 30;   // fanout-pub: longest wait for outstanding acks after the window
     int server_pid = 0;
     int phase = 1;
     uint32_t pad = 0;
@@ -208,6 +209,8 @@ struct Gen {
     std::string jwt;
     std::string upgrade_request_head;
     bool timed_out = false;
+    bool draining = false;
+    uint64_t drain_done_ns = 0;
 
     uv_timer_t scan_timer{}, phase_timer{}, hard_timer{}, rate_timer{}, resume_timer{};
     uv_signal_t sig_usr1{}, sig_usr2{}, sig_term{}, sig_int{};
@@ -436,15 +439,20 @@ void emit_ready() {
         out += ",\"latency\":";
         g->hist.append_json(out);
     }
-    if (o.scenario == Scenario::FanoutPub) appendf(out, ",\"skipped\":%llu", static_cast<unsigned long long>(g->pub_skipped));
+    if (o.scenario == Scenario::FanoutPub)
+        appendf(out, ",\"skipped\":%llu,\"unacked\":%u,\"drain_s\":%.3f", static_cast<unsigned long long>(g->pub_skipped),
+                g->pub_outstanding,
+                g->drain_done_ns > g->measure_end_ns ? static_cast<double>(g->drain_done_ns - g->measure_end_ns) / 1e9 : 0.0);
     if (windowed) {
         appendf(out, ",\"generator\":{\"cpu_s\":%.3f,\"util\":%.3f}", g->gen_cpu_end - g->gen_cpu_start,
                 window > 0 ? (g->gen_cpu_end - g->gen_cpu_start) / window : 0.0);
         if (g->srv_start.ok && g->srv_end.ok)
-            appendf(out, ",\"server\":{\"pid\":%d,\"cpu_s\":%.3f,\"util\":%.3f,\"rss_start_kb\":%ld,\"rss_end_kb\":%ld}",
+            appendf(out,
+                    ",\"server\":{\"pid\":%d,\"cpu_s\":%.3f,\"util\":%.3f,\"cpu_start_s\":%.3f,\"cpu_end_s\":%.3f,"
+                    "\"rss_start_kb\":%ld,\"rss_end_kb\":%ld}",
                     o.server_pid, g->srv_end.cpu_s - g->srv_start.cpu_s,
-                    window > 0 ? (g->srv_end.cpu_s - g->srv_start.cpu_s) / window : 0.0, g->srv_start.rss_kb,
-                    g->srv_end.rss_kb);
+                    window > 0 ? (g->srv_end.cpu_s - g->srv_start.cpu_s) / window : 0.0, g->srv_start.cpu_s,
+                    g->srv_end.cpu_s, g->srv_start.rss_kb, g->srv_end.rss_kb);
     } else {
         appendf(out, ",\"generator\":{\"cpu_s\":%.3f}", self_cpu_s());
     }
@@ -780,6 +788,10 @@ void publish_ack(Conn* c, uint32_t id) {
         g->hist.record(g->now - g->pub_times[id % kPubRing]);
     }
     if (g->sending && g->o.rate <= 0) publish(c);
+    if (g->draining && g->pub_outstanding == 0) {
+        g->drain_done_ns = now_ns();
+        finish("duration");
+    }
 }
 
 void on_tick(Conn* c, uint64_t t, uint64_t seq, uint64_t m) {
@@ -1127,12 +1139,21 @@ void on_data(Conn* c, const char* p, size_t n) {
 
 // ---- phases ----------------------------------------------------------------------------
 
+void drain_timeout(uv_timer_t*) { finish("drain-timeout"); }
+
 void measure_end(uv_timer_t*) {
     g->measure_end_ns = now_ns();
     g->srv_end = sample_proc(g->o.server_pid);
     g->gen_cpu_end = self_cpu_s();
     g->measuring = false;
     g->sending = false;
+    if (g->o.scenario == Scenario::FanoutPub && g->pub_outstanding > 0) {
+        // Publishes the server has not acknowledged yet are still being
+        // fanned out: wait for them so the next phase starts on a quiet server.
+        g->draining = true;
+        uv_timer_start(&g->phase_timer, drain_timeout, static_cast<uint64_t>(g->o.drain * 1000), 0);
+        return;
+    }
     finish("duration");
 }
 
@@ -1259,6 +1280,7 @@ void on_hard_timeout(uv_timer_t*) {
                  "  --raw-size BYTES            raw echo message size (default 48)\n"
                  "  --connect-timeout S         per connection set-up limit (default 15)\n"
                  "  --timeout S                 hard limit on the whole run\n"
+                 "  --drain S                   fanout-pub: wait up to S for outstanding acks (30)\n"
                  "  --label TEXT --report json  label copied into the report; JSON lines (only format)\n");
     std::exit(2);
 }
@@ -1331,6 +1353,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--raw-size") o.raw_size = static_cast<uint32_t>(std::strtoul(val().c_str(), nullptr, 10));
         else if (a == "--connect-timeout") o.connect_timeout = std::atof(val().c_str());
         else if (a == "--timeout") o.timeout = std::atof(val().c_str());
+        else if (a == "--drain") o.drain = std::atof(val().c_str());
         else if (a == "--path") o.path = val();
         else if (a == "--label") o.label = val();
         else if (a == "--report") {
@@ -1366,7 +1389,7 @@ Options parse_args(int argc, char** argv) {
     if (o.slow && o.scenario != Scenario::FanoutSub) usage("--slow is for fanout-sub");
     if (o.slow && o.protocol == Protocol::Raw) usage("--slow needs the socketio protocol");
     if (o.slow && o.rcvbuf == 0) o.rcvbuf = 4096;
-    if (o.timeout <= 0) o.timeout = o.warmup + o.duration + o.connect_timeout + 120;
+    if (o.timeout <= 0) o.timeout = o.warmup + o.duration + o.connect_timeout + o.drain + 120;
     return o;
 }
 

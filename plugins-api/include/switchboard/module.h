@@ -165,7 +165,18 @@ typedef struct sb_connect_info {
     const char *auth_json;      /* CONNECT payload as JSON text; "{}" when none */
     const char *remote_address; /* peer IP as text */
     const char *query;          /* handshake query string without '?' */
+    const char *authorization;  /* handshake Authorization header; "" when none */
 } sb_connect_info;
+
+/* A new Engine.IO session is being opened (before any namespace), offered
+ * to every loaded module's on_handshake. Borrowed for the call. */
+typedef struct sb_handshake_info {
+    size_t struct_size;
+    const char *remote_address;
+    const char *transport;      /* "polling" or "websocket" */
+    const char *query;
+    const char *authorization;  /* "" when none */
+} sb_handshake_info;
 
 /* One event received from a client (borrowed for the call).
  * args_json is a JSON array of the arguments after the event name; binary
@@ -248,6 +259,24 @@ typedef struct sb_host_api {
 
     /* Milliseconds since the Unix epoch (wall clock). */
     uint64_t (*now_ms)(sb_module_ctx *ctx);
+
+    /* Identity, set by an authentication module (typically in on_connect)
+     * and read by every other module: `user_id` (NULL clears it) and
+     * `claims_json`, a JSON object of claims other modules may use (NULL or
+     * "{}" for none; refused with SB_ERR_INVALID unless a JSON object). */
+    sb_status (*set_identity)(sb_module_ctx *ctx, sb_socket_id socket, const char *user_id, const char *claims_json);
+    /* The socket's user id, or NULL when anonymous. Borrowed until the next host call. */
+    const char *(*user_of)(sb_module_ctx *ctx, sb_socket_id socket);
+    /* The socket's claims as a JSON object ("{}" when none). Borrowed until the next host call. */
+    const char *(*claims_of)(sb_module_ctx *ctx, sb_socket_id socket);
+    /* The peer address of the socket's connection ("" when unknown). Borrowed until the next host call. */
+    const char *(*remote_address_of)(sb_module_ctx *ctx, sb_socket_id socket);
+
+    /* Adds `delta` to a counter exported at /metrics as
+     * switchboard_<name>_total{module="<module>",<labels>}. `name` is
+     * [a-z0-9_]+; `labels` is "" or Prometheus label pairs such as
+     * reason="expired" (no newlines). */
+    sb_status (*counter_add)(sb_module_ctx *ctx, const char *name, const char *labels, uint64_t delta);
 } sb_host_api;
 
 /* The module's descriptor. NULL hooks are not used. Fields are only ever
@@ -294,6 +323,18 @@ typedef struct sb_module_descriptor {
      * passes the config through unchecked and the module validates it. */
     const sb_config_key *config_keys;
     size_t config_key_count;
+
+    /* A client opens a new Engine.IO session (every loaded module is asked,
+     * whatever its namespaces). Return 0 to admit it, or an HTTP status
+     * (e.g. 429) to refuse it; `error` carries the reason sent back as
+     * {"code":4,"message":...}. Runs for both transports. */
+    int (*on_handshake)(void *state, const sb_handshake_info *info, sb_error *error);
+
+    /* The socket joined (joined != 0) or left a room of its namespace,
+     * whichever module caused it. Modules of the socket's namespace chain
+     * are told. When a socket disconnects it leaves each of its rooms (these
+     * calls come before on_disconnect). */
+    void (*on_room)(void *state, sb_socket_id socket, const char *room, int joined);
 } sb_module_descriptor;
 
 typedef const sb_module_descriptor *(*sb_module_entry_fn)(void);
