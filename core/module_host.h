@@ -159,7 +159,8 @@ private:
 struct ErrorBuffer {
     char message[512] = "";
     char code[32] = "";
-    sb_error error{sizeof(sb_error), message, sizeof message, code, sizeof code};
+    char details[256] = "";
+    sb_error error{sizeof(sb_error), message, sizeof message, code, sizeof code, details, sizeof details};
     ErrorBuffer() = default;
     ErrorBuffer(const ErrorBuffer&) = delete;
     ErrorBuffer& operator=(const ErrorBuffer&) = delete;

@@ -4,6 +4,10 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
 
 namespace sb {
@@ -184,7 +188,7 @@ void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<st
             case SB_EVENT_REJECT:
                 m->rejects_total++;
                 report_failure(*still, payload.name, p.id, err.code[0] ? err.code : "FORBIDDEN",
-                               err.message[0] ? err.message : "Event rejected");
+                               err.message[0] ? err.message : "Event rejected", err.details);
                 return;
             default:
                 m->errors_total++;
@@ -200,8 +204,21 @@ void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<st
 }
 
 void SocketIOServer::report_failure(Socket& socket, const std::string& event, int64_t ack_id, const char* code,
-                                    const std::string& message) {
-    const std::string error = "{\"code\":\"" + std::string(code) + "\",\"message\":" + sio::json_quote(message);
+                                    const std::string& message, const char* details_json) {
+    std::string error = "{\"code\":" + sio::json_quote(code) + ",\"message\":" + sio::json_quote(message);
+    // A module's extra fields ({"retryAfterMs":120}) join the error object.
+    if (details_json && *details_json) {
+        rapidjson::Document details;
+        details.Parse(details_json);
+        if (!details.HasParseError() && details.IsObject() && details.MemberCount() > 0) {
+            rapidjson::StringBuffer buf;
+            rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+            details.Accept(w);
+            std::string_view members(buf.GetString() + 1, buf.GetSize() - 2);  // without the braces
+            error += ",";
+            error += members;
+        }
+    }
     std::vector<FrameRef> frames;
     if (ack_id >= 0) {
         frames = Hub::encode(*socket.ns, true, ack_id, "[{\"ok\":false,\"error\":" + error + "}}]", nullptr, 0);

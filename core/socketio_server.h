@@ -52,7 +52,7 @@ private:
     void handle_connect(Client& c, sio::Packet& p);
     void handle_event(Socket& socket, sio::Packet& p, std::vector<std::string>& attachments);
     void report_failure(Socket& socket, const std::string& event, int64_t ack_id, const char* code,
-                        const std::string& message);
+                        const std::string& message, const char* details_json = "");
     void protocol_error(Client& c, const std::string& reason);
     void remove_socket(Client& c, Socket* socket, const char* reason);
     Socket* socket_for(Client& c, std::string_view nsp);

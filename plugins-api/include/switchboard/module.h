@@ -112,6 +112,10 @@ typedef struct sb_error {
     size_t message_capacity; /* bytes, including the terminating NUL */
     char *code;
     size_t code_capacity;
+    /* Optional JSON object whose members are added to the error the client
+     * receives, e.g. {"retryAfterMs":120}. Ignored unless a valid object. */
+    char *details_json;
+    size_t details_capacity;
 } sb_error;
 
 /* Copies `code` (may be NULL) and `message` into `error`, truncating safely. */
