@@ -26,7 +26,8 @@ if (IS_SWITCHBOARD) {
     const socket = await c.connectClient(server, { transports: ['websocket'] });
     const before = await moduleCounter('switchboard_module_rejections_total', 'test_rooms');
     const [answer] = await c.ack(socket, 'join', [42]);
-    assert.deepEqual(answer, { ok: false, error: { code: 'INVALID', message: 'join needs a room name' } });
+    // the module's details ({"expected":"string"}) join the error object
+    assert.deepEqual(answer, { ok: false, error: { code: 'INVALID', message: 'join needs a room name', expected: 'string' } });
     assert.equal(await moduleCounter('switchboard_module_rejections_total', 'test_rooms'), before + 1);
     await c.assertEchoes(socket, assert);
   });

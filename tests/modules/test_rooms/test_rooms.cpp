@@ -14,6 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,6 +58,7 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
     if (name == "join" || name == "leave") {
         if (args.Empty() || !args[0].IsString()) {
             sb_error_set(error, "INVALID", (name + " needs a room name").c_str());
+            std::snprintf(error->details_json, error->details_capacity, "{\"expected\":\"string\"}");
             return SB_EVENT_REJECT;
         }
         if (name == "join") s->host->join(s->ctx, socket, args[0].GetString());
