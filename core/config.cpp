@@ -202,6 +202,9 @@ public:
                      {"max_send_queue", [&](const YAML::Node& v, const std::string& kk) {
                           c.max_send_queue = size_value(v, kk, 1024, 1ull << 34);
                       }},
+                     {"concurrent_handshakes", [&](const YAML::Node& v, const std::string& kk) {
+                          c.concurrent_handshakes = uint_value(v, kk, 8, 65535);
+                      }},
                      {"max_http_header_size", [&](const YAML::Node& v, const std::string& kk) {
                           c.max_http_header_size = size_value(v, kk, 512, 65535);
                       }},

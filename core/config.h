@@ -56,6 +56,7 @@ struct Config {
 
     uint64_t max_connections = 10000;
     uint64_t max_http_header_size = 4096;
+    uint64_t concurrent_handshakes = 256;  // HTTP requests parsed at once (one header buffer each)
     uint64_t max_send_queue = 4 * 1024 * 1024;  // bytes queued per session before it is dropped
     uint64_t drain_timeout_ms = 5000;
 

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "random_id.h"
+#include "socketio_packet.h"
 
 #include <libwebsockets.h>
 
@@ -30,7 +31,8 @@ std::string header(lws* wsi, lws_token_indexes token) {
     return v;
 }
 
-// The query string as "a=b&c=d" and the values we route on.
+// The values we route on, and the rest of the query string as "a=b&c=d"
+// (what modules see: EIO, transport, sid and the cache buster t are ours).
 struct Query {
     std::string raw;
     std::string eio, transport, sid;
@@ -43,14 +45,16 @@ Query read_query(lws* wsi) {
         int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0) break;
         std::string_view arg(buf, static_cast<size_t>(n));
-        if (!q.raw.empty()) q.raw.push_back('&');
-        q.raw.append(arg);
         auto eq = arg.find('=');
         std::string_view key = arg.substr(0, eq);
         std::string_view value = eq == std::string_view::npos ? std::string_view{} : arg.substr(eq + 1);
         if (key == "EIO") q.eio.assign(value);
         else if (key == "transport") q.transport.assign(value);
         else if (key == "sid") q.sid.assign(value);
+        else if (key != "t") {
+            if (!q.raw.empty()) q.raw.push_back('&');
+            q.raw.append(arg);
+        }
     }
     return q;
 }
@@ -80,8 +84,9 @@ EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
     : loop_(loop),
       config_(config),
       heartbeats_(loop, [this](DeadlineEntry& e) { on_heartbeat(e); }),
-      upgrades_(loop, [](DeadlineEntry& e) {
+      upgrades_(loop, [this](DeadlineEntry& e) {
           auto* s = static_cast<EngineSession*>(e.owner);
+          upgrade_deadlines_.erase(s);  // `e` is gone from here on
           if (s->probe_ws) {
               auto* d = static_cast<WsiData*>(lws_wsi_user(s->probe_ws));
               if (d) d->session = nullptr;
@@ -98,7 +103,7 @@ EngineServer::~EngineServer() { shutdown_now(); }
 void EngineServer::close_all(std::string_view reason) {
     std::vector<std::string> sids;
     sids.reserve(sessions_.size());
-    for (const auto& [sid, _] : sessions_) sids.push_back(sid);
+    for (const auto& [sid, _] : sessions_) sids.emplace_back(sid);
     for (const auto& sid : sids) {
         auto it = sessions_.find(sid);  // closing one may have destroyed another
         if (it != sessions_.end()) close(*it->second, reason);
@@ -116,6 +121,13 @@ void EngineServer::shutdown_now() {
     }
     heartbeats_.close();
     upgrades_.close();
+}
+
+void EngineServer::cancel_upgrade(EngineSession& s) {
+    auto it = upgrade_deadlines_.find(&s);
+    if (it == upgrade_deadlines_.end()) return;
+    DeadlineQueue::cancel(it->second);
+    upgrade_deadlines_.erase(it);
 }
 
 void EngineServer::count_transport(TransportKind t, int delta) {
@@ -137,12 +149,12 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
     EngineSession* s = owned.get();
     s->sid = random_id();
     s->transport = transport;
-    s->query.assign(query);
     s->remote_address = peer_address(wsi);
-    s->authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    std::string authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (!query.empty() || !authorization.empty())
+        s->extras.reset(new EngineSession::HandshakeExtras{std::string(query), std::move(authorization)});
     s->heartbeat.owner = s;
-    s->upgrade_deadline.owner = s;
-    sessions_.emplace(s->sid, std::move(owned));
+    sessions_.emplace(std::string_view(s->sid), std::move(owned));
     metrics().sessions_opened_total++;
     count_transport(transport, +1);
     send(*s, Frame::make(open_packet(*s), false));
@@ -179,7 +191,7 @@ void EngineServer::close(EngineSession& s, std::string_view reason) {
     if (s.state != SessionState::Open) return;
     s.state = SessionState::Closing;
     log::debug(kComponent, "session " + s.sid + " closing: " + std::string(reason));
-    DeadlineQueue::cancel(s.upgrade_deadline);
+    cancel_upgrade(s);
     listener_->on_session_close(s, reason);
     if (s.probe_ws) {
         auto* d = static_cast<WsiData*>(lws_wsi_user(s.probe_ws));
@@ -205,11 +217,10 @@ void EngineServer::destroy(EngineSession* s) {
         lws_callback_on_writable(wsi);
     }
     DeadlineQueue::cancel(s->heartbeat);
-    DeadlineQueue::cancel(s->upgrade_deadline);
+    cancel_upgrade(*s);
     metrics().sessions_closed_total++;
     count_transport(s->transport, -1);
-    const std::string sid = s->sid;  // erase() destroys the key it is given by reference
-    sessions_.erase(sid);
+    sessions_.erase(sessions_.find(std::string_view(s->sid)));  // the key views s->sid: erase by iterator
 }
 
 void EngineServer::on_heartbeat(DeadlineEntry& e) {
@@ -276,10 +287,30 @@ int EngineServer::respond(lws* wsi, WsiData* d, int status, std::string_view con
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-int EngineServer::refuse(lws* wsi, WsiData* d, int code, const char* message, int status) {
+int EngineServer::refuse(lws* wsi, WsiData* d, int code, const std::string& message, int status) {
     if (code >= 0 && code < 6) metrics().handshake_failures_total[static_cast<size_t>(code)]++;
-    std::string body = "{\"code\":" + std::to_string(code) + ",\"message\":\"" + message + "\"}";
+    std::string body = "{\"code\":" + std::to_string(code) + ",\"message\":" + sio::json_quote(message) + "}";
     return respond(wsi, d, status, "application/json", body);
+}
+
+int EngineServer::refuse_new_session(lws* wsi, WsiData* d, const std::string& query, const char* transport, bool* refused) {
+    *refused = true;
+    if (draining_ || sessions_.size() >= config_.max_connections) {
+        metrics().connections_refused_total++;
+        return refuse(wsi, d, 4, draining_ ? "Server shutting down" : "Server at capacity", 503);
+    }
+    if (admit) {
+        const std::string remote = peer_address(wsi);
+        const std::string authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        sb_handshake_info info{sizeof(sb_handshake_info), remote.c_str(), transport, query.c_str(), authorization.c_str()};
+        std::string message;
+        if (int status = admit(info, message)) {
+            metrics().connections_refused_total++;
+            return refuse(wsi, d, 4, message, status);
+        }
+    }
+    *refused = false;
+    return 0;
 }
 
 int EngineServer::handle_lws_event(lws* wsi, int reason_int, void* user, void* in, size_t len) {
@@ -378,14 +409,9 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
     if (q.sid.empty()) {
         if (!is_get) return refuse(wsi, d, 2, "Bad handshake method");
         if (q.eio != "4") return refuse(wsi, d, 5, "Unsupported protocol version");
-        if (draining_) {
-            metrics().connections_refused_total++;
-            return refuse(wsi, d, 4, "Server shutting down", 503);
-        }
-        if (sessions_.size() >= config_.max_connections) {
-            metrics().connections_refused_total++;
-            return refuse(wsi, d, 4, "Server at capacity", 503);
-        }
+        bool refused = false;
+        int rc = refuse_new_session(wsi, d, q.raw, "polling", &refused);
+        if (refused) return rc;
         EngineSession* s = create_session(q.raw, wsi, TransportKind::Polling);
         // The first GET returns the open packet (and anything queued with it) at once.
         s->poll_get = wsi;
@@ -413,7 +439,10 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
         d->kind = WsiKind::PollGet;
         if (s.has_queued() || s.state == SessionState::Closing || s.release_poll) return on_poll_writeable(wsi, d);
         // Held until there is something to send; our heartbeat bounds the wait.
+        // Its header buffer goes back to the pool: everything needed to
+        // answer (the CORS origin) is already copied.
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        lws_http_headers_detach(wsi);
         return 0;
     }
     if (is_post) {
@@ -572,11 +601,9 @@ int EngineServer::on_ws_filter(lws* wsi, WsiData* d) {
         return 0;
     }
     if (q.eio != "4") return refuse(wsi, d, 5, "Unsupported protocol version"), -1;
-    if (draining_ || sessions_.size() >= config_.max_connections) {
-        metrics().connections_refused_total++;
-        return refuse(wsi, d, 4, draining_ ? "Server shutting down" : "Server at capacity", 503), -1;
-    }
-    return 0;
+    bool refused = false;
+    refuse_new_session(wsi, d, q.raw, "websocket", &refused);
+    return refused ? -1 : 0;
 }
 
 void EngineServer::on_ws_established(lws* wsi, WsiData* d) {
@@ -589,7 +616,9 @@ void EngineServer::on_ws_established(lws* wsi, WsiData* d) {
         EngineSession& s = *it->second;
         s.probe_ws = wsi;
         d->session = &s;
-        upgrades_.schedule(s.upgrade_deadline, config_.upgrade_timeout_ms);
+        DeadlineEntry& deadline = upgrade_deadlines_[&s];
+        deadline.owner = &s;
+        upgrades_.schedule(deadline, config_.upgrade_timeout_ms);
         return;
     }
     Query q = read_query(wsi);
@@ -638,7 +667,7 @@ int EngineServer::on_ws_receive(lws* wsi, WsiData* d, const void* in, size_t len
         if (wsi == s->probe_ws) {
             s->probe_ws = nullptr;
             d->session = nullptr;
-            DeadlineQueue::cancel(s->upgrade_deadline);
+            cancel_upgrade(*s);
             return -1;
         }
         static const char reason[] = "protocol error";
@@ -691,7 +720,7 @@ int EngineServer::handle_packet(EngineSession& s, lws* from, std::string_view da
             return 0;
         case '5':  // upgrade complete: the probe WebSocket becomes the transport
             if (!probe) return -1;
-            DeadlineQueue::cancel(s.upgrade_deadline);
+            cancel_upgrade(s);
             count_transport(TransportKind::Polling, -1);
             count_transport(TransportKind::WebSocket, +1);
             s.transport = TransportKind::WebSocket;
@@ -752,7 +781,7 @@ void EngineServer::on_ws_closed(lws* wsi, WsiData* d) {
     if (!s) return;
     if (wsi == s->probe_ws) {
         s->probe_ws = nullptr;
-        DeadlineQueue::cancel(s->upgrade_deadline);
+        cancel_upgrade(*s);
         return;
     }
     if (wsi != s->ws) return;

@@ -14,6 +14,8 @@
 #include "engineio_session.h"
 #include "frame.h"
 
+#include <switchboard/module.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,6 +56,9 @@ public:
     int handle_lws_event(lws* wsi, int reason, void* user, void* in, size_t len);
 
     void add_route(HttpRoute route) { routes_.push_back(std::move(route)); }
+    // Asked before every new session (both transports): 0 admits, an HTTP
+    // status refuses with `message`.
+    std::function<int(const sb_handshake_info& info, std::string& message)> admit;
 
     // Queues a frame; the write happens when the transport is writable.
     void send(EngineSession& s, const FrameRef& frame);
@@ -86,7 +91,10 @@ private:
     void on_ws_closed(lws* wsi, WsiData* d);
 
     int handle_packet(EngineSession& s, lws* from, std::string_view data, bool binary);
-    int refuse(lws* wsi, WsiData* d, int code, const char* message, int status = 400);
+    int refuse(lws* wsi, WsiData* d, int code, const std::string& message, int status = 400);
+    // Capacity, draining and module admission for a new session; returns 0
+    // or the callback's result after refusing.
+    int refuse_new_session(lws* wsi, WsiData* d, const std::string& query, const char* transport, bool* refused);
     int respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body);
     std::string cors_origin_for(lws* wsi) const;
     EngineSession* create_session(std::string_view query, lws* wsi, TransportKind transport);
@@ -95,11 +103,15 @@ private:
     void on_heartbeat(DeadlineEntry& e);
     std::string open_packet(const EngineSession& s) const;
     void count_transport(TransportKind t, int delta);
+    void cancel_upgrade(EngineSession& s);
 
     uv_loop_t* loop_;
     const Config& config_;
     SessionListener* listener_ = nullptr;
-    std::unordered_map<std::string, std::unique_ptr<EngineSession>> sessions_;
+    // Keyed by a view of the session's own sid: no second copy of the id.
+    std::unordered_map<std::string_view, std::unique_ptr<EngineSession>> sessions_;
+    // Upgrades are rare and short: their deadlines live here, not in every session.
+    std::unordered_map<EngineSession*, DeadlineEntry> upgrade_deadlines_;
     DeadlineQueue heartbeats_;
     DeadlineQueue upgrades_;
     std::vector<HttpRoute> routes_;

@@ -12,6 +12,7 @@
 #include "frame.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,13 +44,24 @@ public:
     size_t queued_bytes = 0;
 
     DeadlineEntry heartbeat;  // next ping, or pong deadline, or final close when Closing
-    DeadlineEntry upgrade_deadline;
 
     std::string remote_address;
-    std::string query;          // handshake query string
-    std::string authorization;  // handshake Authorization header, if any
+    // Most clients send neither extra query parameters nor an Authorization
+    // header: keep them out of line, allocated only when present.
+    struct HandshakeExtras {
+        std::string query;          // query parameters other than EIO, transport, sid, t
+        std::string authorization;  // Authorization header
+    };
+    std::unique_ptr<HandshakeExtras> extras;
+    const std::string& query() const { return extras ? extras->query : empty(); }
+    const std::string& authorization() const { return extras ? extras->authorization : empty(); }
 
     void* upper = nullptr;  // the Socket.IO layer's per-session state
+
+    static const std::string& empty() {
+        static const std::string none;
+        return none;
+    }
 
     bool has_queued() const { return queue_head < queue.size(); }
     FrameRef pop_front() {

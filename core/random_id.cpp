@@ -12,7 +12,7 @@ namespace sb {
 std::string random_id() {
     static std::array<uint8_t, 4096> pool;
     static size_t used = pool.size();
-    constexpr size_t kBytes = 15;
+    constexpr size_t kBytes = 12;  // 96 bits read, 90 used: 15 characters
     if (used + kBytes > pool.size()) {
         size_t got = 0;
         while (got < pool.size()) {
@@ -24,7 +24,6 @@ std::string random_id() {
     }
     static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
-    out.reserve(20);
     const uint8_t* p = pool.data() + used;
     for (size_t i = 0; i < kBytes; i += 3) {
         uint32_t v = (uint32_t(p[i]) << 16) | (uint32_t(p[i + 1]) << 8) | p[i + 2];
@@ -33,6 +32,7 @@ std::string random_id() {
         out.push_back(kAlphabet[(v >> 6) & 63]);
         out.push_back(kAlphabet[v & 63]);
     }
+    out.resize(15);
     used += kBytes;
     return out;
 }

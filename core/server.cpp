@@ -50,6 +50,7 @@ Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override
     hub_ = std::make_unique<Hub>(*engine_);
     socketio_ = std::make_unique<SocketIOServer>(loop_, config_, *hub_, modules_);
     engine_->set_listener(socketio_.get());
+    engine_->admit = [this](const sb_handshake_info& info, std::string& message) { return modules_.admit(info, message); };
     modules_.set_hub(hub_.get());
     started_ms_ = uv_now(loop_);
 }
@@ -208,8 +209,12 @@ void Server::remove_pid_file() {
 void Server::create_listeners() {
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 
+    // rx_buffer_size is allocated for every WebSocket: 256 bytes instead of
+    // lws' 4 KiB default is most of what keeps an idle client near 2 KiB.
+    // Reads from the socket still go through lws' per-thread buffer; larger
+    // messages just arrive in more callbacks and are reassembled.
     static lws_protocols protocols[] = {
-        {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 2048, 0, nullptr, 0},
+        {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 256, 0, nullptr, 0},
         {nullptr, nullptr, 0, 0, 0, nullptr, 0},
     };
 
@@ -224,7 +229,10 @@ void Server::create_listeners() {
     info.foreign_loops = loops;
     info.user = this;
     info.max_http_header_data = static_cast<unsigned short>(config_.max_http_header_size);
-    info.max_http_header_pool = 0;  // as many as there are file descriptors
+    // Header buffers (max_http_header_size each) are held only while a request
+    // is parsed: a bounded pool keeps a connection storm from leaving
+    // thousands of them scattered through the heap; extra connections wait.
+    info.max_http_header_pool = static_cast<unsigned short>(config_.concurrent_handshakes);
     context_ = lws_create_context(&info);
     if (!context_) throw StartupError("cannot create the network context (libwebsockets with libuv)");
 

@@ -61,17 +61,13 @@ void SocketIOServer::on_session_message(EngineSession& s, std::string_view data,
     if (!c) return;
     if (binary) {
         if (!c->pending) return protocol_error(*c, "binary frame without a pending binary packet");
-        c->pending_bytes += data.size();
-        if (c->pending_bytes > config_.max_payload)
-            return protocol_error(*c, "binary packet larger than max_payload");
-        c->attachments.emplace_back(data);
-        if (c->attachments.size() < c->pending->attachments) return;
-        sio::Packet p = std::move(*c->pending);
-        std::vector<std::string> attachments;
-        attachments.swap(c->attachments);
-        c->pending.reset();
-        c->pending_bytes = 0;
-        return dispatch(*c, p, attachments);
+        PendingBinary& pb = *c->pending;
+        pb.bytes += data.size();
+        if (pb.bytes > config_.max_payload) return protocol_error(*c, "binary packet larger than max_payload");
+        pb.attachments.emplace_back(data);
+        if (pb.attachments.size() < pb.packet.attachments) return;
+        std::unique_ptr<PendingBinary> done = std::move(c->pending);
+        return dispatch(*c, done->packet, done->attachments);
     }
     if (c->pending) return protocol_error(*c, "text packet while binary attachments were expected");
     std::string error;
@@ -79,8 +75,9 @@ void SocketIOServer::on_session_message(EngineSession& s, std::string_view data,
     if (!p) return protocol_error(*c, error);
     if ((p->type == sio::PacketType::BinaryEvent || p->type == sio::PacketType::BinaryAck) && p->attachments > 0) {
         if (p->attachments > kMaxAttachments) return protocol_error(*c, "too many binary attachments");
-        c->pending = std::move(*p);
-        c->pending_bytes = data.size();
+        c->pending = std::make_unique<PendingBinary>();
+        c->pending->packet = std::move(*p);
+        c->pending->bytes = data.size();
         return;
     }
     std::vector<std::string> none;
@@ -128,8 +125,8 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
     c.sockets.push_back(&socket);
     const std::string auth = p.data.empty() ? "{}" : p.data;
     sb_connect_info info{sizeof(sb_connect_info),           ns->name.c_str(),          socket.sid.c_str(),
-                         auth.c_str(),                      c.session->remote_address.c_str(), c.session->query.c_str(),
-                         c.session->authorization.c_str()};
+                         auth.c_str(),                      c.session->remote_address.c_str(), c.session->query().c_str(),
+                         c.session->authorization().c_str()};
     for (size_t i = 0; i < ns->chain.size(); ++i) {
         ModuleInstance& m = *ns->chain[i];
         if (!m.descriptor->on_connect) continue;

@@ -16,7 +16,7 @@
 #include "module_host.h"
 #include "socketio_packet.h"
 
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,14 +38,18 @@ public:
     void disconnect_socket(sb_socket_id id);
 
 private:
+    // A binary packet waiting for its attachments (rare: allocated on demand).
+    struct PendingBinary {
+        sio::Packet packet;
+        std::vector<std::string> attachments;
+        size_t bytes = 0;
+    };
+
     struct Client {
         EngineSession* session = nullptr;
         DeadlineEntry connect_deadline;
         std::vector<Socket*> sockets;
-        // A binary packet waiting for its attachments.
-        std::optional<sio::Packet> pending;
-        std::vector<std::string> attachments;
-        size_t pending_bytes = 0;
+        std::unique_ptr<PendingBinary> pending;
     };
 
     void dispatch(Client& c, sio::Packet& p, std::vector<std::string>& attachments);

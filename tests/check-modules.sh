@@ -8,12 +8,13 @@ status=0; count=0
 for so in "$build"/modules/*.so "$build"/tests/modules/*.so; do
   [ -e "$so" ] || continue
   count=$((count + 1))
-  unique=$(readelf -W --dyn-syms "$so" | grep -c UNIQUE || true)
+  syms=$(readelf -W --dyn-syms "$so")
+  unique=$(grep -c UNIQUE <<<"$syms" || true)
   if [ "$unique" -ne 0 ]; then echo "not ok $so exports $unique STB_GNU_UNIQUE symbols"; status=1
   else echo "ok $so has no STB_GNU_UNIQUE symbols"; fi
   # no_entry.so exists to prove the host refuses a module without it.
   [ "$(basename "$so")" = no_entry.so ] && continue
-  if readelf -W --dyn-syms "$so" | grep -q ' switchboard_module_entry$'; then echo "ok $so exports switchboard_module_entry"
+  if grep -q ' switchboard_module_entry$' <<<"$syms"; then echo "ok $so exports switchboard_module_entry"
   else echo "not ok $so does not export switchboard_module_entry"; status=1; fi
 done
 [ "$count" -gt 0 ] || { echo "not ok no modules found under $build"; status=1; }

@@ -168,7 +168,7 @@ typedef struct sb_connect_info {
     const char *socket_sid;     /* the Socket.IO socket id sent to the client */
     const char *auth_json;      /* CONNECT payload as JSON text; "{}" when none */
     const char *remote_address; /* peer IP as text */
-    const char *query;          /* handshake query string without '?' */
+    const char *query;          /* handshake query parameters ("a=1&b=2"), without EIO, transport, sid and t */
     const char *authorization;  /* handshake Authorization header; "" when none */
 } sb_connect_info;
 
