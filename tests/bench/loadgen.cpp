@@ -98,6 +98,7 @@ struct Options {
     int phase = 1;
     uint32_t pad = 0;
     uint32_t raw_size = 48;
+    bool raw_per_message = false;  // raw echo: ask raw_server for one write per message
     std::vector<std::string> rooms{"bench"};  // subscribers join all; a publisher targets the first
     std::string path = "/socket.io/";
     std::string label;
@@ -562,8 +563,7 @@ void ws_text(Conn* c, const char* data, size_t n) { ws_frame(c, 0x1, data, n); }
 void pump();
 void all_ready();
 
-void conn_setup_done(Conn* c, bool ok) {
-    (void)c;
+void conn_setup_done(bool ok) {
     g->outstanding--;
     if (ok) g->ready++;
     else g->failed++;
@@ -587,7 +587,7 @@ void fail(Conn* c, const std::string& reason) {
     if (c->handle_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_closed);
     if (in_setup(prev)) {
         g->connect_errors[reason]++;
-        conn_setup_done(c, false);
+        conn_setup_done(false);
         return;
     }
     g->disconnected++;
@@ -602,7 +602,7 @@ void mark_ready(Conn* c) {
     g->connect_hist.record(t - c->t_start);
     g->t_last_ready = t;
     if (g->o.slow) uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
-    conn_setup_done(c, true);
+    conn_setup_done(true);
 }
 
 void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -632,11 +632,14 @@ void on_connect(uv_connect_t* req, int status) {
     }
     uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
     if (g->o.protocol == Protocol::Raw) {
-        const char mode = g->o.scenario == Scenario::Echo        ? 'E'
+        const char mode = g->o.scenario == Scenario::Echo        ? (g->o.raw_per_message ? 'M' : 'E')
                           : g->o.scenario == Scenario::FanoutPub ? 'P'
-                          : g->o.scenario == Scenario::FanoutSub ? 'S'
-                                                                  : 'I';
+                                                                  : 'S';
         c->out.push_back(mode);
+        if (mode == 'M') {
+            c->out.push_back(static_cast<char>((g->o.raw_size >> 8) & 0xff));
+            c->out.push_back(static_cast<char>(g->o.raw_size & 0xff));
+        }
         c->state = St::WaitJoin;
     } else {
         unsigned char key[16];
@@ -1278,6 +1281,7 @@ void on_hard_timeout(uv_timer_t*) {
                  "  --server-pid PID            sample that process's CPU time and RSS over the window\n"
                  "  --protocol socketio|raw     raw: the raw_server record protocol (baselines)\n"
                  "  --raw-size BYTES            raw echo message size (default 48)\n"
+                 "  --raw-per-message           raw echo: the server writes each message separately\n"
                  "  --connect-timeout S         per connection set-up limit (default 15)\n"
                  "  --timeout S                 hard limit on the whole run\n"
                  "  --drain S                   fanout-pub: wait up to S for outstanding acks (30)\n"
@@ -1351,6 +1355,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--jwt-secret") o.jwt_secret = val();
         else if (a == "--server-pid") o.server_pid = std::atoi(val().c_str());
         else if (a == "--raw-size") o.raw_size = static_cast<uint32_t>(std::strtoul(val().c_str(), nullptr, 10));
+        else if (a == "--raw-per-message") o.raw_per_message = true;
         else if (a == "--connect-timeout") o.connect_timeout = std::atof(val().c_str());
         else if (a == "--timeout") o.timeout = std::atof(val().c_str());
         else if (a == "--drain") o.drain = std::atof(val().c_str());
@@ -1383,11 +1388,13 @@ Options parse_args(int argc, char** argv) {
     if (o.concurrency == 0) o.concurrency = 1;
     if (o.phase < 1 || o.phase >= kPhases) usage("--phase must be 1..15");
     if (o.pad > kMaxPad) usage("--pad is at most 60000");
-    if (o.raw_size < 2 || o.raw_size > 65536) usage("--raw-size must be 2..65536");
+    if (o.raw_size < 2 || o.raw_size > 65535) usage("--raw-size must be 2..65535");
     if (o.duration <= 0) usage("--duration must be > 0");
     if (o.scenario == Scenario::FanoutPub) o.connections = 1;
     if (o.slow && o.scenario != Scenario::FanoutSub) usage("--slow is for fanout-sub");
     if (o.slow && o.protocol == Protocol::Raw) usage("--slow needs the socketio protocol");
+    if (o.protocol == Protocol::Raw && (o.scenario == Scenario::Idle || o.scenario == Scenario::Storm))
+        usage("the raw protocol has echo, fanout-sub and fanout-pub only");
     if (o.slow && o.rcvbuf == 0) o.rcvbuf = 4096;
     if (o.timeout <= 0) o.timeout = o.warmup + o.duration + o.connect_timeout + o.drain + 120;
     return o;

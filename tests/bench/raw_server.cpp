@@ -8,7 +8,11 @@
 // for the echo and fan-out scenarios.
 //
 // Protocol: a client's first byte picks its role and is answered with 'K'.
-//   'E' echo        every byte received is written back
+//   'E' echo        every byte received is written back (as read: one write
+//                   returns everything a read brought, however many messages)
+//   'M' <u16 size>  per-message echo: every `size`-byte message is written back
+//                   with its own write(), as a server that frames each message
+//                   separately does
 //   'S' subscriber  receives every record published, one write() per record
 //   'P' publisher   sends 64-byte records; each is written to every subscriber
 //                   (one write() per delivery, as a server without batching
@@ -40,7 +44,7 @@ namespace {
 constexpr size_t kRecord = 64;
 constexpr size_t kMaxQueue = 1024 * 1024;
 
-enum class Role : uint8_t { None, Echo, Subscriber, Publisher };
+enum class Role : uint8_t { None, Echo, EchoPerMessage, Subscriber, Publisher };
 
 struct Client {
     int fd = -1;
@@ -50,6 +54,7 @@ struct Client {
     std::string out;    // bytes the kernel did not take yet
     std::string carry;  // publisher: partial record
     size_t sub_index = 0;
+    size_t message_size = 0;  // EchoPerMessage
 };
 
 int ep = -1;
@@ -106,7 +111,8 @@ bool send_bytes(Client& c, const char* data, size_t n) {
     if (static_cast<size_t>(w) < n) {
         c.out.append(data + w, n - static_cast<size_t>(w));
         c.want_out = true;
-        if (c.role == Role::Echo) c.paused_in = true;  // backpressure: stop reading until drained
+        if (c.role == Role::Echo || c.role == Role::EchoPerMessage)
+            c.paused_in = true;  // backpressure: stop reading until drained
         update_events(c);
     }
     return true;
@@ -150,7 +156,16 @@ void on_readable(Client& c, char* buf, size_t cap) {
         ++p;
         --len;
         if (mode == 'E') c.role = Role::Echo;
-        else if (mode == 'S') c.role = Role::Subscriber;
+        else if (mode == 'M' && len >= 2) {
+            c.role = Role::EchoPerMessage;
+            c.message_size = (static_cast<size_t>(static_cast<uint8_t>(p[0])) << 8) | static_cast<uint8_t>(p[1]);
+            p += 2;
+            len -= 2;
+            if (c.message_size == 0) {
+                close_client(c);
+                return;
+            }
+        } else if (mode == 'S') c.role = Role::Subscriber;
         else if (mode == 'P') c.role = Role::Publisher;
         else {
             close_client(c);
@@ -166,6 +181,26 @@ void on_readable(Client& c, char* buf, size_t cap) {
         case Role::Echo:
             if (len) send_bytes(c, p, len);
             return;
+        case Role::EchoPerMessage: {
+            const size_t m = c.message_size;
+            if (!c.carry.empty()) {
+                const size_t take = std::min(len, m - c.carry.size());
+                c.carry.append(p, take);
+                p += take;
+                len -= take;
+                if (c.carry.size() < m) return;
+                std::string one;
+                one.swap(c.carry);
+                if (!send_bytes(c, one.data(), m)) return;
+            }
+            while (len >= m) {
+                if (!send_bytes(c, p, m)) return;
+                p += m;
+                len -= m;
+            }
+            if (len) c.carry.assign(p, len);
+            return;
+        }
         case Role::Publisher: {
             size_t acks = 0;
             if (!c.carry.empty()) {
