@@ -94,12 +94,13 @@ size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>
     if (target.except_socket)
         if (Socket* s = find(target.except_socket)) s->broadcast_mark = gen;
 
-    size_t delivered = 0;
+    // Targets are collected first: a delivery can close a slow consumer's
+    // session, which removes its socket from the rooms being walked.
+    std::vector<sb_socket_id> targets;
     auto visit = [&](Socket* s) {
         if (s->broadcast_mark == gen) return;
         s->broadcast_mark = gen;
-        deliver(*s, frames);
-        ++delivered;
+        targets.push_back(s->id);
     };
     if (target.rooms.empty()) {
         for (auto& [_, s] : ns.sockets) visit(s);
@@ -108,6 +109,13 @@ size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>
             if (const auto* members = ns.rooms.members(room))
                 for (auto id : *members)
                     if (Socket* s = find(id)) visit(s);
+        }
+    }
+    size_t delivered = 0;
+    for (auto id : targets) {
+        if (Socket* s = find(id)) {
+            deliver(*s, frames);
+            ++delivered;
         }
     }
     return delivered;
