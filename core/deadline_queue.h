@@ -5,6 +5,9 @@
 // every reset. All sessions share the same intervals, so deadlines arrive in
 // the order they were set: a FIFO intrusive list per kind of timeout, with a
 // single timer armed for the head, gives O(1) schedule, cancel and expiry.
+// That holds while a queue is used with one delay: give each delay its own
+// queue, since an entry with a shorter delay than the tail's walks back to
+// its place.
 #pragma once
 
 #include <uv.h>

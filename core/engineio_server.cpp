@@ -83,7 +83,8 @@ struct EngineServer::WsiData {
 EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
     : loop_(loop),
       config_(config),
-      heartbeats_(loop, [this](DeadlineEntry& e) { on_heartbeat(e); }),
+      ping_due_(loop, [this](DeadlineEntry& e) { on_heartbeat(e); }),
+      pong_due_(loop, [this](DeadlineEntry& e) { on_heartbeat(e); }),
       upgrades_(loop, [this](DeadlineEntry& e) {
           auto* s = static_cast<EngineSession*>(e.owner);
           upgrade_deadlines_.erase(s);  // `e` is gone from here on
@@ -119,7 +120,8 @@ void EngineServer::shutdown_now() {
         auto it = sessions_.find(sid);
         if (it != sessions_.end()) destroy(it->second.get());
     }
-    heartbeats_.close();
+    ping_due_.close();
+    pong_due_.close();
     upgrades_.close();
 }
 
@@ -158,7 +160,7 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
     metrics().sessions_opened_total++;
     count_transport(transport, +1);
     send(*s, Frame::make(open_packet(*s), false));
-    heartbeats_.schedule(s->heartbeat, config_.ping_interval_ms);
+    ping_due_.schedule(s->heartbeat, config_.ping_interval_ms);
     listener_->on_session_open(*s);
     return s;
 }
@@ -215,7 +217,7 @@ void EngineServer::close(EngineSession& s, std::string_view reason) {
     }
     // The transport flushes what is queued, then closes; a client that never
     // reads gets ping_timeout to do so before the session is dropped anyway.
-    heartbeats_.schedule(s.heartbeat, config_.ping_timeout_ms);
+    pong_due_.schedule(s.heartbeat, config_.ping_timeout_ms);
     if (s.transport == TransportKind::WebSocket && !s.ws) {
         destroy(&s);
         return;
@@ -246,7 +248,7 @@ void EngineServer::on_heartbeat(DeadlineEntry& e) {
         close(*s, "ping timeout");
     } else {
         s->awaiting_pong = true;
-        heartbeats_.schedule(s->heartbeat, config_.ping_timeout_ms);
+        pong_due_.schedule(s->heartbeat, config_.ping_timeout_ms);
         send(*s, ping_frame_);
     }
 }
@@ -725,7 +727,7 @@ int EngineServer::handle_packet(EngineSession& s, lws* from, std::string_view da
             if (probe) return -1;
             if (s.awaiting_pong) {
                 s.awaiting_pong = false;
-                heartbeats_.schedule(s.heartbeat, config_.ping_interval_ms);
+                ping_due_.schedule(s.heartbeat, config_.ping_interval_ms);
             }
             return 0;
         case '4':

@@ -112,7 +112,11 @@ private:
     std::unordered_map<std::string_view, std::unique_ptr<EngineSession>> sessions_;
     // Upgrades are rare and short: their deadlines live here, not in every session.
     std::unordered_map<EngineSession*, DeadlineEntry> upgrade_deadlines_;
-    DeadlineQueue heartbeats_;
+    // One queue per delay keeps every schedule an O(1) append at the tail
+    // (see deadline_queue.h): mixing the two delays in one queue made each
+    // close during a mass disconnect walk past every waiting ping.
+    DeadlineQueue ping_due_;  // ping_interval: when to send the next ping
+    DeadlineQueue pong_due_;  // ping_timeout: a pong, or a closing session's last flush, is overdue
     DeadlineQueue upgrades_;
     std::vector<HttpRoute> routes_;
     bool draining_ = false;

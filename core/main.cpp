@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -100,16 +101,21 @@ int parse_args(int argc, char** argv, Options& o) {
 }
 
 // The kernel default soft limit (1024) would cap us at about a thousand
-// clients; the hard limit is what the operator (or systemd's LimitNOFILE)
-// allows.
-uint64_t raise_open_file_limit() {
+// clients, so the soft limit is set to what limits.max_connections needs plus
+// headroom (held polls, module files), within the hard limit the operator (or
+// systemd's LimitNOFILE) allows. Not higher: libwebsockets sizes its fd
+// tables by this limit and, as Debian builds it, checks a whole table on
+// every accept and close, so a limit of a million would cost each connection
+// a scan of 8 MB.
+constexpr uint64_t kSpareFileDescriptors = 1024;
+
+uint64_t set_open_file_limit(uint64_t max_connections) {
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlimit raised = rl;
-        raised.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-    }
+    const uint64_t wanted = max_connections + kSpareFileDescriptors;
+    rlimit next = rl;
+    next.rlim_cur = rl.rlim_max == RLIM_INFINITY ? wanted : std::min<uint64_t>(wanted, rl.rlim_max);
+    if (next.rlim_cur != rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &next) == 0) rl = next;
     return rl.rlim_cur;
 }
 
@@ -175,7 +181,7 @@ int main(int argc, char** argv) {
     }
 
     std::signal(SIGPIPE, SIG_IGN);
-    const uint64_t nofile = raise_open_file_limit();
+    const uint64_t nofile = set_open_file_limit(config.max_connections);
     sb::log::info("server", "switchboard " SWITCHBOARD_VERSION " starting with " + options.config_path +
                                 "; open file limit " + std::to_string(nofile) + " (room for about " +
                                 std::to_string(nofile > 64 ? nofile - 64 : 0) + " connections)");

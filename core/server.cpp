@@ -19,6 +19,12 @@ namespace {
 
 constexpr const char* kComponent = "server";
 
+// Engine.IO heartbeats are ours (core/deadline_queue.h). Left to its default,
+// libwebsockets also keeps an idle-validity timer per connection in a sorted
+// list, re-inserted on every received frame: a walk over all connections each
+// time, which dominated the cost of a connection storm.
+const lws_retry_bo_t kNoTransportIdlePolicy = {};
+
 void lws_log_to_ours(int level, const char* line) {
     std::string_view text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
@@ -245,6 +251,7 @@ void Server::create_listeners() {
         vi.iface = any ? nullptr : l.address.c_str();
         vi.protocols = protocols;
         vi.vhost_name = "switchboard";
+        vi.retry_and_idle_policy = &kNoTransportIdlePolicy;
         if (!v6) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         if (!l.tls_certificate.empty()) {
             vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

@@ -13,7 +13,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { io } = require('socket.io-client');
-const { IS_SWITCHBOARD, freePort } = require('./lib/server');
+const { IS_SWITCHBOARD, freePort, startServer } = require('./lib/server');
 const { DEFAULT_CONFIG, mergeConfig, toYaml } = require('./lib/config');
 
 const BIN = process.env.SWITCHBOARD_BIN;
@@ -173,6 +173,19 @@ if (IS_SWITCHBOARD) {
       assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
     } finally {
       blocker.close();
+    }
+  });
+
+  test('the open file limit follows limits.max_connections plus headroom, within the hard limit', async () => {
+    const hard = Number(execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim()) || Infinity;
+    const srv = await startServer({ config: { limits: { max_connections: 500 } } });
+    try {
+      const limits = fs.readFileSync(`/proc/${srv.process.pid}/limits`, 'utf8');
+      const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)[1]);
+      assert.equal(soft, Math.min(500 + 1024, hard), limits);
+      assert.match(srv.output(), new RegExp(`open file limit ${soft} `));
+    } finally {
+      await srv.stop();
     }
   });
 
