@@ -66,33 +66,43 @@ async function roomsOf(socket) {
   return (await c.ack(socket, 'rooms'))[0];
 }
 
-/** Runs the binary with -t on a config whose rooms rules are `rules`; resolves {code, stderr}. */
-function checkRules(rules) {
+/** Runs the binary with -t on the configuration `yaml` (text); resolves {code, stderr}. */
+function checkConfig(yaml, files = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-rooms-'));
   const file = path.join(dir, 'switchboard.yaml');
+  let text = yaml;
+  for (const [name, content] of Object.entries(files)) {
+    fs.writeFileSync(path.join(dir, name), content);
+    text = text.replaceAll(`{dir}/${name}`, path.join(dir, name));
+  }
+  fs.writeFileSync(file, text);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.SWITCHBOARD_BIN, ['-t', '-c', file, '--modules-path', process.env.SWITCHBOARD_MODULES], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.on('data', (d) => (output += d));
+    child.stdout.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`switchboard -t did not exit\n${output}`));
+    }, 10000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve({ code, stderr: output });
+    });
+  });
+}
+
+/** checkConfig on a configuration whose rooms rules are `rules`. */
+function checkRules(rules) {
   const config = mergeConfig(DEFAULT_CONFIG, {
     listen: [{ address: '127.0.0.1', port: 1 }],
     modules: { test_rooms: null, rooms: { config: { rules } } },
     namespaces: { '/': { modules: ['rooms'] }, '/custom': null },
   });
-  fs.writeFileSync(file, toYaml(config));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.SWITCHBOARD_BIN, ['-t', '-c', file, '--modules-path', process.env.SWITCHBOARD_MODULES], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchboard -t did not exit\n${stderr}`));
-    }, 10000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      fs.rmSync(dir, { recursive: true, force: true });
-      resolve({ code, stderr });
-    });
-  });
+  return checkConfig(toYaml(config));
 }
 
 if (IS_SWITCHBOARD) {
@@ -315,5 +325,15 @@ if (IS_SWITCHBOARD) {
     }
     const { code, stderr } = await checkRules(RULES);
     assert.equal(code, 0, stderr);
+  });
+
+  test('conf/examples/collaboration.yaml passes -t once its key file exists', { timeout: 30000 }, async () => {
+    const example = fs.readFileSync(path.join(__dirname, '..', '..', 'conf', 'examples', 'collaboration.yaml'), 'utf8');
+    const keyPath = '/etc/switchboard/jwt/app.secret';
+    assert.ok(example.includes(keyPath), 'the example reads its secret from a file');
+    const yaml = example.replaceAll(keyPath, '{dir}/app.secret');
+    const { code, stderr } = await checkConfig(yaml, { 'app.secret': `${'k'.repeat(64)}\n` });
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /test is successful/);
   });
 }
