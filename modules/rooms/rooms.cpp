@@ -19,10 +19,9 @@
 #include <switchboard/module.hpp>
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -81,13 +80,10 @@ public:
 
     bool on_event(sb_socket_id socket, const sb_event& ev) {
         const std::string_view name = ev.name;
-        if (name == "subscribe") {
-            subscribe(socket, ev);
-        } else if (name == "unsubscribe") {
-            unsubscribe(socket, ev);
-        } else {
-            return false;
-        }
+        const bool subscribing = name == "subscribe";
+        if (!subscribing && name != "unsubscribe") return false;
+        read_room(ev);
+        subscribing ? subscribe(socket) : unsubscribe(socket);
         if (ev.ack_id >= 0) host_.ack(socket, ev.ack_id, "[{\"ok\":true,\"room\":" + sb::json_string(room_) + "}]");
         return true;
     }
@@ -103,46 +99,40 @@ public:
 
     void on_disconnect(sb_socket_id socket, std::string_view) { subscriptions_.erase(socket); }
 
-    // "rooms/1\n" then {"sockets":[{"socket":N,"rooms":["a:b",...]}]}
+    // "rooms/1\n" then one line per socket: "<socket id> <room> <room>...\n".
+    // Room names entered by subscribe hold no spaces nor newlines.
     std::string export_state() const {
-        rapidjson::StringBuffer buf;
-        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-        w.StartObject();
-        w.Key("sockets");
-        w.StartArray();
+        std::string out(kStateTag);
         for (const auto& [socket, rooms] : subscriptions_) {
-            w.StartObject();
-            w.Key("socket");
-            w.Uint64(socket);
-            w.Key("rooms");
-            w.StartArray();
-            for (const auto& r : rooms) w.String(r.c_str(), static_cast<rapidjson::SizeType>(r.size()));
-            w.EndArray();
-            w.EndObject();
+            out += std::to_string(socket);
+            for (const auto& r : rooms) out += " " + r;
+            out += "\n";
         }
-        w.EndArray();
-        w.EndObject();
-        return std::string(kStateTag) + std::string(buf.GetString(), buf.GetSize());
+        return out;
     }
 
     // Subscriptions stay as they were: new rules and limits apply to the
     // next subscribe, they do not evict anybody.
     void import_state(std::string_view bytes) {
-        if (bytes.substr(0, kStateTag.size()) != kStateTag)
-            throw std::runtime_error("unrecognised rooms state (expected format rooms/1)");
-        const std::string_view json = bytes.substr(kStateTag.size());
-        rapidjson::Document doc;
-        doc.Parse(json.data(), json.size());
-        if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("sockets") || !doc["sockets"].IsArray())
-            throw std::runtime_error("corrupt rooms state");
+        std::string_view rest = sb::state_body(bytes, kStateTag);
         std::unordered_map<sb_socket_id, std::vector<std::string>> subscriptions;
-        for (const auto& e : doc["sockets"].GetArray()) {
-            if (!e.IsObject() || !e.HasMember("socket") || !e["socket"].IsUint64() || !e.HasMember("rooms") ||
-                !e["rooms"].IsArray())
-                throw std::runtime_error("corrupt rooms state entry");
-            auto& rooms = subscriptions[e["socket"].GetUint64()];
-            for (const auto& r : e["rooms"].GetArray())
-                if (r.IsString()) rooms.emplace_back(r.GetString(), r.GetStringLength());
+        while (!rest.empty()) {
+            const size_t eol = rest.find('\n');
+            if (eol == std::string_view::npos) throw std::runtime_error("corrupt rooms state: unterminated line");
+            std::string_view line = rest.substr(0, eol);
+            rest.remove_prefix(eol + 1);
+            sb_socket_id socket = 0;
+            const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), socket);
+            if (ec != std::errc() || socket == 0) throw std::runtime_error("corrupt rooms state: bad socket id");
+            line.remove_prefix(static_cast<size_t>(end - line.data()));
+            auto& rooms = subscriptions[socket];
+            while (!line.empty()) {
+                line.remove_prefix(1);  // the space
+                const size_t space = std::min(line.find(' '), line.size());
+                if (space == 0) throw std::runtime_error("corrupt rooms state: empty room name");
+                rooms.emplace_back(line.substr(0, space));
+                line.remove_prefix(space);
+            }
         }
         subscriptions_ = std::move(subscriptions);
     }
@@ -164,22 +154,20 @@ private:
         if (!problem.empty()) throw sb::Refusal(problem, "INVALID");
     }
 
-    void subscribe(sb_socket_id socket, const sb_event& ev) {
-        read_room(ev);
+    void subscribe(sb_socket_id socket) {
         auto it = subscriptions_.find(socket);
         const size_t count = it == subscriptions_.end() ? 0 : it->second.size();
         if (count && std::find(it->second.begin(), it->second.end(), room_) != it->second.end()) return;  // again
         rapidjson::Document claims;
-        const char* claims_json = host_.api()->claims_of(host_.ctx(), socket);
-        claims.Parse(claims_json ? claims_json : "{}");
+        claims.Parse(host_.claims_of(socket).c_str());
         if (claims.HasParseError() || !claims.IsObject()) claims.SetObject();
-        const Subject subject{host_.api()->user_of(host_.ctx(), socket) != nullptr, &claims};
+        const Subject subject{host_.user_of(socket) != nullptr, &claims};
         const Decision d = rules_->decide(room_, subject);
         if (!d.allowed) {
             debug("socket " + std::to_string(socket) + " refused room '" + room_ + "': " + d.reason);
             throw sb::Refusal(d.reason, "FORBIDDEN");
         }
-        if (is_member(socket, room_)) return;  // put there by another module: nothing to record
+        if (host_.in_room(socket, room_)) return;  // put there by another module: nothing to record
         if (count >= max_rooms_)
             throw sb::Refusal("room limit reached: a socket may subscribe to at most " + std::to_string(max_rooms_) +
                                   " rooms; unsubscribe from one first",
@@ -188,27 +176,17 @@ private:
         subscriptions_[socket].push_back(room_);
     }
 
-    void unsubscribe(sb_socket_id socket, const sb_event& ev) {
-        read_room(ev);
+    void unsubscribe(sb_socket_id socket) {
         auto it = subscriptions_.find(socket);
         if (it != subscriptions_.end() && std::find(it->second.begin(), it->second.end(), room_) != it->second.end()) {
             on_room(socket, room_, false);
             host_.leave(socket, room_);
             return;
         }
-        if (is_member(socket, room_))
+        if (host_.in_room(socket, room_))
             throw sb::Refusal("room '" + room_ + "' was joined by the server, not by subscribe: it cannot be unsubscribed",
                               "FORBIDDEN");
         throw sb::Refusal("not subscribed to room '" + room_ + "'", "NOT_MEMBER");
-    }
-
-    bool is_member(sb_socket_id socket, const std::string& room) const {
-        const size_t n = host_.api()->rooms_of(host_.ctx(), socket, nullptr, 0);
-        std::vector<const char*> rooms(n);
-        const size_t got = host_.api()->rooms_of(host_.ctx(), socket, rooms.data(), rooms.size());
-        for (size_t i = 0; i < std::min(n, got); ++i)
-            if (rooms[i] && room == rooms[i]) return true;
-        return false;
     }
 
     void debug(const std::string& message) const { host_.log(SB_LOG_DEBUG, message); }
@@ -221,22 +199,7 @@ private:
     std::unordered_map<sb_socket_id, std::vector<std::string>> subscriptions_;  // rooms entered by subscribe
 };
 
-void on_room(void* state, sb_socket_id socket, const char* room, int joined) {
-    try {
-        static_cast<Rooms*>(state)->on_room(socket, room ? room : "", joined != 0);
-    } catch (...) {
-    }
-}
-
 }  // namespace
 }  // namespace rooms
 
-// module.hpp builds the descriptor from the class; on_room is added here.
-extern "C" SB_MODULE_EXPORT const sb_module_descriptor* switchboard_module_entry(void) {
-    static const sb_module_descriptor descriptor = [] {
-        sb_module_descriptor d = sb::describe<rooms::Rooms>("rooms", "1.0.0");
-        d.on_room = rooms::on_room;
-        return d;
-    }();
-    return &descriptor;
-}
+SWITCHBOARD_MODULE(rooms::Rooms, "rooms", "1.0.0")

@@ -19,6 +19,7 @@
 #include <switchboard/module.hpp>
 
 #include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -43,14 +44,31 @@ uint64_t steady_ms() {
             .count());
 }
 
-uint64_t ms_setting(const rapidjson::Document& cfg, const char* key, uint64_t fallback, uint64_t lo, uint64_t hi) {
-    auto it = cfg.FindMember(key);
-    if (it == cfg.MemberEnd()) return fallback;
-    if (!it->value.IsUint64() || it->value.GetUint64() < lo || it->value.GetUint64() > hi)
-        throw std::runtime_error(std::string(key) + ": expected an integer number of milliseconds from " +
-                                 std::to_string(lo) + " to " + std::to_string(hi));
-    return it->value.GetUint64();
-}
+// The module's settings, in milliseconds (see README.md).
+struct Settings {
+    uint64_t timeout_ms = 3000;
+    uint64_t coalesce_ms = 1000;
+    uint64_t sweep_ms = 250;
+
+    static Settings parse(std::string_view config_json) {
+        rapidjson::Document cfg;
+        cfg.Parse(config_json.data(), config_json.size());
+        if (cfg.HasParseError() || !cfg.IsObject()) throw std::runtime_error("configuration is not a JSON object");
+        auto ms = [&](const char* key, uint64_t fallback, uint64_t lo, uint64_t hi) {
+            auto it = cfg.FindMember(key);
+            if (it == cfg.MemberEnd()) return fallback;
+            if (!it->value.IsUint64() || it->value.GetUint64() < lo || it->value.GetUint64() > hi)
+                throw std::runtime_error(std::string(key) + ": expected an integer number of milliseconds from " +
+                                         std::to_string(lo) + " to " + std::to_string(hi));
+            return it->value.GetUint64();
+        };
+        Settings s;
+        s.timeout_ms = ms("timeout_ms", s.timeout_ms, 100, 3'600'000);
+        s.coalesce_ms = ms("coalesce_interval_ms", s.coalesce_ms, 0, s.timeout_ms);
+        s.sweep_ms = ms("sweep_interval_ms", s.sweep_ms, 10, s.timeout_ms);
+        return s;
+    }
+};
 
 class Typing {
 public:
@@ -61,25 +79,20 @@ public:
         {"sweep_interval_ms", SB_CONFIG_INTEGER, 0, "how often expiry is checked while somebody types (default 250)"},
     };
 
-    Typing(sb::Host host, std::string_view config_json) : host_(host) {
+    Typing(sb::Host host, std::string_view config_json) : host_(host), settings_(Settings::parse(config_json)) {
         if (host.api()->struct_size < offsetof(sb_host_api, user_of) + sizeof(host.api()->user_of))
             throw std::runtime_error("typing needs a host with identity support (user_of)");
-        rapidjson::Document cfg;
-        cfg.Parse(config_json.data(), config_json.size());
-        if (cfg.HasParseError() || !cfg.IsObject()) throw std::runtime_error("configuration is not a JSON object");
-        timeout_ms_ = ms_setting(cfg, "timeout_ms", 3000, 100, 3'600'000);
-        coalesce_ms_ = ms_setting(cfg, "coalesce_interval_ms", 1000, 0, timeout_ms_);
-        sweep_ms_ = ms_setting(cfg, "sweep_interval_ms", 250, 10, timeout_ms_);
     }
 
     bool on_event(sb_socket_id socket, const sb_event& ev) {
         const std::string_view name = ev.name;
-        if (name == "typing:start") {
-            start(socket, ev);
-        } else if (name == "typing:stop") {
-            stop(socket, ev);
+        const bool starting = name == "typing:start";
+        if (!starting && name != "typing:stop") return false;
+        read_room(socket, ev);
+        if (starting) {
+            start(socket, ev.namespace_name);
         } else {
-            return false;
+            stop_where(socket, [&](const Typist& t) { return t.room == room_; });
         }
         if (ev.ack_id >= 0) host_.ack(socket, ev.ack_id, "[{\"ok\":true,\"room\":" + sb::json_string(room_) + "}]");
         return true;
@@ -99,7 +112,7 @@ public:
         std::vector<std::pair<std::string, sb_socket_id>> quiet;
         for (const auto& [key, t] : typists_)
             for (const auto& [socket, last] : t.sockets)
-                if (now - last >= timeout_ms_) quiet.emplace_back(key, socket);
+                if (now - last >= settings_.timeout_ms) quiet.emplace_back(key, socket);
         for (const auto& [key, socket] : quiet) stop_typist(key, socket);
         if (typists_.empty()) {
             host_.stop_timer(sweep_timer_);
@@ -147,9 +160,7 @@ public:
     }
 
     void import_state(std::string_view bytes) {
-        if (bytes.substr(0, kStateTag.size()) != kStateTag)
-            throw std::runtime_error("unrecognised typing state (expected format typing/1)");
-        const std::string_view json = bytes.substr(kStateTag.size());
+        const std::string_view json = sb::state_body(bytes, kStateTag);
         rapidjson::Document doc;
         doc.Parse(json.data(), json.size());
         if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("typists") || !doc["typists"].IsArray())
@@ -196,22 +207,19 @@ private:
     void read_room(sb_socket_id socket, const sb_event& ev) {
         rapidjson::Document args;
         args.Parse(ev.args_json, ev.args_json_len);
-        const std::string usage = std::string(ev.name) + " needs {room: string} as its first argument";
-        if (args.HasParseError() || !args.IsArray() || args.Empty() || !args[0].IsObject())
-            throw sb::Refusal(usage, "INVALID");
-        auto it = args[0].FindMember("room");
-        if (it == args[0].MemberEnd() || !it->value.IsString() || it->value.GetStringLength() == 0)
-            throw sb::Refusal(usage + ": room is missing, empty or not a string", "INVALID");
-        room_.assign(it->value.GetString(), it->value.GetStringLength());
-        if (!is_member(socket, room_)) throw sb::Refusal("not a member of room '" + room_ + "'", "NOT_MEMBER");
+        const rapidjson::Value* room = args.HasParseError() ? nullptr : rapidjson::Pointer("/0/room").Get(args);
+        if (!room || !room->IsString() || room->GetStringLength() == 0)
+            throw sb::Refusal(std::string(ev.name) + " needs {room: string} as its first argument, the string not empty",
+                              "INVALID");
+        room_.assign(room->GetString(), room->GetStringLength());
+        if (!host_.in_room(socket, room_)) throw sb::Refusal("not a member of room '" + room_ + "'", "NOT_MEMBER");
     }
 
-    void start(sb_socket_id socket, const sb_event& ev) {
-        read_room(socket, ev);
-        const char* user = host_.api()->user_of(host_.ctx(), socket);
+    void start(sb_socket_id socket, const std::string& ns) {
+        const char* user = host_.user_of(socket);
         if (!user) throw sb::Refusal("typing needs an authenticated user", "FORBIDDEN");
-        const std::string key = key_of(ev.namespace_name, room_, user);
-        auto [it, created] = typists_.try_emplace(key, Typist{ev.namespace_name, room_, user, {}, 0});
+        const std::string key = key_of(ns, room_, user);
+        auto [it, created] = typists_.try_emplace(key, Typist{ns, room_, user, {}, 0});
         Typist& t = it->second;
         const uint64_t now = steady_ms();
         if (t.sockets.emplace(socket, now).second) {
@@ -219,16 +227,11 @@ private:
         } else {
             t.sockets[socket] = now;
         }
-        if (created || now - t.last_broadcast >= coalesce_ms_) {
+        if (created || now - t.last_broadcast >= settings_.coalesce_ms) {
             t.last_broadcast = now;
             announce(t, true, socket);
         }
         keep_sweeping();
-    }
-
-    void stop(sb_socket_id socket, const sb_event& ev) {
-        read_room(socket, ev);
-        stop_where(socket, [&](const Typist& t) { return t.room == room_; });
     }
 
     // Stops `socket` in every room whose typist satisfies `which`. A socket
@@ -266,45 +269,19 @@ private:
 
     void keep_sweeping() {
         if (sweep_timer_ || typists_.empty()) return;
-        sweep_timer_ = host_.start_timer(sweep_ms_, sweep_ms_);
+        sweep_timer_ = host_.start_timer(settings_.sweep_ms, settings_.sweep_ms);
         if (!sweep_timer_) host_.log(SB_LOG_ERROR, "cannot start the typing sweep timer");
     }
 
-    bool is_member(sb_socket_id socket, const std::string& room) const {
-        const size_t n = host_.api()->rooms_of(host_.ctx(), socket, nullptr, 0);
-        std::vector<const char*> rooms(n);
-        const size_t got = host_.api()->rooms_of(host_.ctx(), socket, rooms.data(), rooms.size());
-        for (size_t i = 0; i < std::min(n, got); ++i)
-            if (rooms[i] && room == rooms[i]) return true;
-        return false;
-    }
-
     sb::Host host_;
-    uint64_t timeout_ms_ = 3000;
-    uint64_t coalesce_ms_ = 1000;
-    uint64_t sweep_ms_ = 250;
+    Settings settings_;
     std::string room_;  // the room of the event being handled
     std::unordered_map<std::string, Typist> typists_;                    // by key_of(ns, room, user)
     std::unordered_map<sb_socket_id, std::vector<std::string>> by_socket_;  // keys each socket types under
     sb_timer_id sweep_timer_ = 0;
 };
 
-void on_room(void* state, sb_socket_id socket, const char* room, int joined) {
-    try {
-        static_cast<Typing*>(state)->on_room(socket, room ? room : "", joined != 0);
-    } catch (...) {
-    }
-}
-
 }  // namespace
 }  // namespace typing
 
-// module.hpp builds the descriptor from the class; on_room is added here.
-extern "C" SB_MODULE_EXPORT const sb_module_descriptor* switchboard_module_entry(void) {
-    static const sb_module_descriptor descriptor = [] {
-        sb_module_descriptor d = sb::describe<typing::Typing>("typing", "1.0.0");
-        d.on_room = typing::on_room;
-        return d;
-    }();
-    return &descriptor;
-}
+SWITCHBOARD_MODULE(typing::Typing, "typing", "1.0.0")
