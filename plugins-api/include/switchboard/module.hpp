@@ -11,7 +11,7 @@
 //       static constexpr sb_config_key config_keys[] = {{"greeting", SB_CONFIG_STRING, 0, "..."}};
 //       Greeter(sb::Host host, std::string_view config_json);        // throw to refuse the config
 //       bool on_event(sb_socket_id socket, const sb_event& event);   // true = handled
-//       // optional: on_connect, on_disconnect, on_timer, export_state, import_state
+//       // optional: on_connect, on_disconnect, on_timer, on_room, export_state, import_state
 //   };
 //   SWITCHBOARD_MODULE(Greeter, "greeter", "1.0.0")
 //
@@ -23,6 +23,8 @@
 
 #include <switchboard/module.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
@@ -81,6 +83,23 @@ public:
     sb_status stop_timer(sb_timer_id timer) const { return api_->timer_stop(ctx_, timer); }
     uint64_t now_ms() const { return api_->now_ms(ctx_); }
 
+    // Whether the socket is in `room` of its namespace, whichever module
+    // joined it there.
+    bool in_room(sb_socket_id socket, std::string_view room) const {
+        const size_t count = api_->rooms_of(ctx_, socket, nullptr, 0);
+        std::vector<const char*> rooms(count);
+        const size_t listed = std::min(count, api_->rooms_of(ctx_, socket, rooms.data(), rooms.size()));
+        return std::any_of(rooms.begin(), rooms.begin() + static_cast<std::ptrdiff_t>(listed),
+                           [&](const char* r) { return r && room == r; });
+    }
+    // The socket's user id, NULL when anonymous; borrowed until the next host call.
+    const char* user_of(sb_socket_id socket) const { return api_->user_of(ctx_, socket); }
+    // The socket's claims as a JSON object ("{}" when none).
+    std::string claims_of(sb_socket_id socket) const {
+        const char* claims = api_->claims_of(ctx_, socket);
+        return claims ? std::string(claims) : std::string("{}");
+    }
+
     sb_module_ctx* ctx() const { return ctx_; }
     const sb_host_api* api() const { return api_; }
 
@@ -112,6 +131,15 @@ inline std::string json_string(std::string_view s) {
         }
     }
     return out + "\"";
+}
+
+// The body of state handed over by a reload, which starts with `tag`
+// (e.g. "rooms/1\n"). Throws for any other format, cancelling the reload.
+inline std::string_view state_body(std::string_view bytes, std::string_view tag) {
+    if (bytes.substr(0, tag.size()) != tag)
+        throw std::runtime_error("unrecognised state (expected format " +
+                                 std::string(tag.substr(0, tag.find_last_not_of('\n') + 1)) + ")");
+    return bytes.substr(tag.size());
 }
 
 namespace detail {
@@ -187,6 +215,14 @@ void on_timer(void* state, sb_timer_id timer, void* user_data) {
 }
 
 template <typename T>
+void on_room(void* state, sb_socket_id socket, const char* room, int joined) {
+    try {
+        self<T>(state).on_room(socket, std::string_view(room ? room : ""), joined != 0);
+    } catch (...) {
+    }
+}
+
+template <typename T>
 sb_status export_state(void* state, sb_state_writer* writer) {
     try {
         std::string bytes = self<T>(state).export_state();
@@ -231,6 +267,8 @@ constexpr sb_module_descriptor describe(const char* name, const char* version) {
         d.on_disconnect = &detail::on_disconnect<T>;
     if constexpr (requires(T& t, sb_timer_id id, void* u) { t.on_timer(id, u); })
         d.on_timer = &detail::on_timer<T>;
+    if constexpr (requires(T& t, sb_socket_id s, std::string_view r, bool joined) { t.on_room(s, r, joined); })
+        d.on_room = &detail::on_room<T>;
     if constexpr (requires(T& t) { t.export_state(); }) d.export_state = &detail::export_state<T>;
     if constexpr (requires(T& t, std::string_view b) { t.import_state(b); }) d.import_state = &detail::import_state<T>;
     if constexpr (requires { T::config_keys; }) {
