@@ -95,6 +95,7 @@ EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
               s->probe_ws = nullptr;
           }
       }),
+      ws_writer_(loop, [this](EngineSession& s) { close(s, "transport error"); }),
       ping_frame_(Frame::make("2", false)) {
     static_assert(sizeof(WsiData) <= kPerConnectionDataSize);
 }
@@ -123,6 +124,7 @@ void EngineServer::shutdown_now() {
     ping_due_.close();
     pong_due_.close();
     upgrades_.close();
+    ws_writer_.close();
 }
 
 void EngineServer::cancel_upgrade(EngineSession& s) {
@@ -176,23 +178,13 @@ void EngineServer::send(EngineSession& s, const FrameRef& frame) {
         return;
     }
     metrics().packets_out_total++;
-    // A WebSocket with nothing queued and room in the kernel buffer gets the
-    // frame at once: waiting for a writable callback costs two epoll_ctl
-    // calls and a loop turn per delivery, which decides fan-out speed.
-    // Order is kept: anything already queued or partially sent goes first.
-    if (s.transport == TransportKind::WebSocket && s.ws && s.state == SessionState::Open && !s.has_queued() &&
-        !lws_send_pipe_choked(s.ws)) {
-        auto mode = frame->binary() ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-        if (lws_write(s.ws, frame->payload(), frame->size(), mode) < static_cast<int>(frame->size())) {
-            close(s, "transport error");
-            return;
-        }
-        metrics().bytes_out_total += frame->size();
-        return;
-    }
     s.queue.push_back(frame);
     s.queued_bytes += frame->size();
-    request_write(s);
+    if (s.transport == TransportKind::WebSocket && s.ws && s.state == SessionState::Open) {
+        ws_writer_.mark(s);
+    } else {
+        request_write(s);
+    }
 }
 
 void EngineServer::request_write(EngineSession& s) {
@@ -234,6 +226,7 @@ void EngineServer::destroy(EngineSession* s) {
     }
     DeadlineQueue::cancel(s->heartbeat);
     cancel_upgrade(*s);
+    ws_writer_.forget(*s);
     metrics().sessions_closed_total++;
     count_transport(s->transport, -1);
     sessions_.erase(sessions_.find(std::string_view(s->sid)));  // the key views s->sid: erase by iterator
@@ -775,10 +768,8 @@ int EngineServer::on_ws_writeable(lws* wsi, WsiData* d) {
     }
     if (wsi != s->ws) return -1;
     if (s->has_queued()) {
-        FrameRef f = s->pop_front();
-        auto mode = f->binary() ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-        if (lws_write(wsi, f->payload(), f->size(), mode) < static_cast<int>(f->size())) return -1;
-        metrics().bytes_out_total += f->size();
+        ws_writer_.forget(*s);  // written now, not again at the end of the turn
+        if (!ws_writer_.write_queued(*s, wsi)) return -1;
         if (s->has_queued() || s->state == SessionState::Closing) lws_callback_on_writable(wsi);
         return 0;
     }

@@ -13,6 +13,7 @@
 #include "deadline_queue.h"
 #include "engineio_session.h"
 #include "frame.h"
+#include "ws_batch_writer.h"
 
 #include <switchboard/module.h>
 
@@ -60,7 +61,8 @@ public:
     // status refuses with `message`.
     std::function<int(const sb_handshake_info& info, std::string& message)> admit;
 
-    // Queues a frame; the write happens when the transport is writable.
+    // Queues a frame; a WebSocket writes it at the end of this loop turn,
+    // long-polling when the client's GET is there.
     void send(EngineSession& s, const FrameRef& frame);
     void close(EngineSession& s, std::string_view reason);
     // Stop accepting new sessions (shutdown has begun).
@@ -118,6 +120,7 @@ private:
     DeadlineQueue ping_due_;  // ping_interval: when to send the next ping
     DeadlineQueue pong_due_;  // ping_timeout: a pong, or a closing session's last flush, is overdue
     DeadlineQueue upgrades_;
+    WsBatchWriter ws_writer_;
     std::vector<HttpRoute> routes_;
     bool draining_ = false;
     FrameRef ping_frame_;

@@ -28,6 +28,7 @@ public:
     std::string sid;
     TransportKind transport = TransportKind::Polling;
     SessionState state = SessionState::Open;
+    uint32_t write_slot = 0;  // WsBatchWriter's: 1 + index in its pending list, 0 when none
 
     lws* ws = nullptr;        // WebSocket carrying the session (native or upgraded)
     lws* probe_ws = nullptr;  // WebSocket probing an upgrade, until the client sends "5"

@@ -349,3 +349,24 @@ test('upgrade: a second websocket for an upgraded session is closed, the first k
   ws.send('42["message","first again"]');
   assert.equal(await ws.nextText(), '42["message-back","first again"]');
 });
+
+test('WebSocket: a burst of events in one TCP write gets every reply, in order and intact (text, 16-bit lengths, binary)', async () => {
+  const { raw } = await c.rawSioSession(quiet);
+  const sent = [];
+  const socket = raw.ws._socket;
+  socket.cork(); // all frames leave in one write and reach the server in one read
+  for (let i = 0; i < 40; i++) {
+    const text = i % 3 === 0 ? `big-${i}-${'x'.repeat(300 + i)}` : `small-${i}`; // > 125 bytes takes a 16-bit length
+    sent.push(text);
+    raw.send(`42["message",${JSON.stringify(text)}]`);
+  }
+  raw.send('451-["message",{"_placeholder":true,"num":0}]');
+  raw.send(Buffer.from([0, 1, 2, 253, 254, 255]), { binary: true });
+  process.nextTick(() => socket.uncork());
+
+  for (const text of sent) assert.equal(await raw.nextText(), `42["message-back",${JSON.stringify(text)}]`);
+  assert.equal(await raw.nextText(), '451-["message-back",{"_placeholder":true,"num":0}]');
+  const attachment = await raw.next();
+  assert.deepEqual(attachment.binary, Buffer.from([0, 1, 2, 253, 254, 255]));
+  raw.close();
+});
