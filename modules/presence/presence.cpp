@@ -72,6 +72,7 @@ public:
     void on_connect(sb_socket_id socket, const sb_connect_info& info) { adopt(socket, info.namespace_name); }
 
     bool on_event(sb_socket_id socket, const sb_event& ev) {
+        adopt(socket, ev.namespace_name);
         const std::string_view name = ev.name;
         if (name != kListEvent && name != kQueryEvent) return false;
         if (ev.ack_id < 0) throw sb::Refusal(std::string(name) + " needs an ack callback: the answer is the ack", "INVALID");
@@ -128,8 +129,9 @@ public:
 private:
     Clocks clocks() const { return {steady_ms(), host_.now_ms()}; }
 
-    // Starts tracking a socket: at connect, or at its first event when it
-    // connected before a reload added presence to its namespace.
+    // Starts tracking a socket: at connect, or at the first event of its
+    // that reaches this module when it connected before a reload added
+    // presence to its namespace (no on_connect then). A no-op once known.
     void adopt(sb_socket_id socket, const char* ns) {
         if (roster_->find(socket)) return;
         const char* user = host_.api()->user_of(host_.ctx(), socket);
@@ -162,7 +164,6 @@ private:
         const std::string room = parse_list_request(ev);
         if (!settings_.tracks(room))
             throw sb::Refusal(std::string(kListEvent) + ": presence is not tracked in room '" + room + "'", "INVALID");
-        adopt(socket, ev.namespace_name);
         const TrackedSocket* s = roster_->find(socket);
         const Room* r = s ? roster_->room(s->ns, room) : nullptr;
         if (!r || !s->in(r)) throw sb::Refusal(std::string(kListEvent) + ": not a member of room '" + room + "'", "NOT_MEMBER");

@@ -531,4 +531,29 @@ if (IS_SWITCHBOARD) {
     assert.match((await c.request(own, { path: '/metrics' })).body, /^switchboard_module_unload_failures_total 0$/m);
     await own.stop();
   });
+
+  test('a reload that adds presence to a namespace tracks its sockets from their first event reaching it', { timeout: 30000 }, async () => {
+    const without = presenceConfig();
+    without.namespaces['/'] = { modules: ['auth_jwt', 'test_rooms'] };
+    const own = await startServer({ config: without });
+    const r = room();
+    const yara = await connect(own, 'yara');
+    const zack = await connect(own, 'zack');
+    await join(yara, r);
+    await join(zack, r);
+    await reloadWith(own, presenceConfig());
+    await until('the reload to be logged', () => /reload complete \(SIGHUP\)/.test(own.output()));
+
+    // yara's request adopts her: she gets the state of her room, and zack,
+    // not yet known, is not listed.
+    assert.deepEqual(await list(yara, r), { ok: true, room: r, users: [{ userId: 'yara', name: 'YARA' }] });
+    assert.deepEqual(await next(yara, 'presence:state', r), { room: r, users: [{ userId: 'yara', name: 'YARA' }] });
+    const online = next(yara, 'presence:online', r, 'zack');
+    assert.deepEqual((await query(zack, ['yara', 'zack'])).users, [
+      { userId: 'yara', online: true },
+      { userId: 'zack', online: true },
+    ]);
+    assert.deepEqual(await online, { room: r, userId: 'zack', name: 'ZACK' });
+    await own.stop();
+  });
 }
