@@ -6,16 +6,15 @@
 // whichever module makes them. Tokens are minted with jsonwebtoken.
 // Switchboard only.
 
-const { test, before, after } = require('node:test');
+const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const jwt = require('jsonwebtoken');
 const { IS_SWITCHBOARD, startServer } = require('./lib/server');
 const { DEFAULT_CONFIG, mergeConfig, toYaml } = require('./lib/config');
+const { checkConfig } = require('./lib/check_config');
 const c = require('./lib/client');
 
 const TEST_MODULES = process.env.SWITCHBOARD_TEST_MODULES;
@@ -117,36 +116,6 @@ async function closeAndWait(socket) {
 let roomCounter = 0;
 const room = (prefix = 'chat') => `${prefix}:${process.pid}-${(roomCounter += 1)}`;
 
-// ---- configuration checks ----------------------------------------------------------------
-
-let dir;
-
-/** Runs the binary with -t on `presence` settings; resolves {code, stderr}. */
-function checkConfig(presenceSettings) {
-  const file = path.join(fs.mkdtempSync(path.join(dir, 'cfg-')), 'switchboard.yaml');
-  const full = mergeConfig(DEFAULT_CONFIG, {
-    modules: { test_rooms: { file: path.join(TEST_MODULES, 'test_rooms.so') }, presence: { config: presenceSettings } },
-    namespaces: { '/': { modules: ['test_rooms', 'presence'] } },
-  });
-  full.listen = [{ address: '127.0.0.1', port: 1 }];
-  fs.writeFileSync(file, toYaml(full));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.SWITCHBOARD_BIN, ['-t', '-c', file, '--modules-path', process.env.SWITCHBOARD_MODULES], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchboard -t did not exit\n${stderr}`));
-    }, 10000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
-
 // ---- reload ----------------------------------------------------------------------------------
 
 async function reloadCount(server) {
@@ -161,23 +130,14 @@ async function reloadWith(server, config) {
   fs.writeFileSync(server.configPath, toYaml({ ...full, listen: server.config.listen }));
   const before = await reloadCount(server);
   server.process.kill('SIGHUP');
-  const deadline = Date.now() + 10000;
-  while ((await reloadCount(server)) <= before) {
-    if (Date.now() > deadline) throw new Error(`no successful reload\n${server.output()}`);
-    await delay(25); // metrics poll: a signal has no reply to await
-  }
+  await until('a successful reload (a signal has no reply to await)', async () => (await reloadCount(server)) > before, 10000);
 }
 
 if (IS_SWITCHBOARD) {
   let server;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-presence-'));
     server = await startServer({ config: presenceConfig() });
-  });
-
-  after(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   // ---- online and state ------------------------------------------------------------------------
@@ -455,6 +415,10 @@ if (IS_SWITCHBOARD) {
   });
 
   test('configuration errors are reported with the key', async () => {
+    const checked = (settings) => ({
+      modules: { presence: { config: settings } },
+      namespaces: { '/': { modules: ['test_rooms', 'presence'] } },
+    });
     const cases = [
       [{ rooms: ['chat:*'], claims: ['userId'] }, /claims: 'userId' is a field of the presence payloads/],
       [{ rooms: ['chat:*'], grace_period: 'soon' }, /grace_period: expected a duration/],
@@ -465,11 +429,11 @@ if (IS_SWITCHBOARD) {
       [{ rooms: ['chat:*'], grace: 5 }, /modules\.presence\.config\.grace: unknown key for module 'presence'/],
     ];
     for (const [settings, message] of cases) {
-      const { code, stderr } = await checkConfig(settings);
+      const { code, stderr } = await checkConfig(checked(settings));
       assert.notEqual(code, 0, JSON.stringify(settings));
       assert.match(stderr, message);
     }
-    assert.equal((await checkConfig({ rooms: ['chat:*'], grace_period: 1500, claims: ['role'] })).code, 0);
+    assert.equal((await checkConfig(checked({ rooms: ['chat:*'], grace_period: 1500, claims: ['role'] }))).code, 0);
   });
 
   // ---- reload -----------------------------------------------------------------------------------
