@@ -134,9 +134,10 @@ private:
     // presence to its namespace (no on_connect then). A no-op once known.
     void adopt(sb_socket_id socket, const char* ns) {
         if (roster_->find(socket)) return;
-        const char* user = host_.api()->user_of(host_.ctx(), socket);
-        roster_->add(socket, ns ? ns : "/", user ? user : "");
-        if (user && *user) users_->connected(user);
+        const char* id = host_.api()->user_of(host_.ctx(), socket);
+        const std::string user = id ? id : "";  // borrowed until the next host call
+        roster_->add(socket, ns ? ns : "/", user);
+        if (!user.empty()) users_->connected(user);
         // Rooms joined before this module's turn (auth_jwt's user room, joins
         // made by earlier modules' on_connect) were not reported to it.
         for (const std::string& room : rooms_of(socket))
