@@ -30,7 +30,7 @@ function presenceConfig(overrides = {}) {
     modules: {
       auth_jwt: { config: { keys: [{ algorithm: 'HS256', secret: SECRET }], expose_claims: ['name', 'role'] } },
       presence: {
-        config: { rooms: ['chat:*', 'project:*'], claims: ['name'], grace_period: `${GRACE_MS}ms`, max_query_ids: 5, ...overrides },
+        config: { rooms: ['chat:*', 'project:*:board'], claims: ['name'], grace_period: `${GRACE_MS}ms`, max_query_ids: 5, ...overrides },
       },
     },
     namespaces: {
@@ -228,7 +228,7 @@ if (IS_SWITCHBOARD) {
   });
 
   test('leaving the room (still connected) also goes offline after the grace period; coming back in time does not', { timeout: 20000 }, async () => {
-    const r = room('project');
+    const r = `${room('project')}:board`; // a pattern with '*' inside
     const watcher = await connect(server, 'wanda');
     await join(watcher, r);
     const erin = await connect(server, 'erin');
@@ -265,10 +265,13 @@ if (IS_SWITCHBOARD) {
 
   test('untracked rooms produce no presence events', { timeout: 20000 }, async () => {
     const r = room('lobby');
+    const similar = [`${room('project')}:wiki`, `${room('chatroom')}`, `x${room('chat')}`]; // near misses of the patterns
     const a = await connect(server, 'gina');
     const b = await connect(server, 'hank');
-    await join(a, r);
-    await join(b, r);
+    for (const name of [r, ...similar]) {
+      await join(a, name);
+      await join(b, name);
+    }
     await leave(b, r);
     await closeAndWait(b);
     await delay(QUIET_MS); // bounded "did not happen" window
