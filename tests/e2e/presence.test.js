@@ -263,6 +263,8 @@ if (IS_SWITCHBOARD) {
     assert.deepEqual(await list(phone, 'user:frank'), { ok: true, room: 'user:frank', users: [{ userId: 'frank', name: 'FRANK' }] });
     await delay(300); // bounded "did not happen" window
     assert.equal(phone.inbox.count('presence:online'), 0, 'a second device of the same user is not an arrival');
+    const metrics = (await c.request(own, { path: '/metrics' })).body;
+    assert.match(metrics, /^switchboard_presence_changes_total\{module="presence",change="online"\} 1$/m, 'one arrival counted');
     await own.stop();
   });
 
