@@ -7,7 +7,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -15,6 +14,7 @@ const path = require('node:path');
 const jwt = require('jsonwebtoken');
 const { IS_SWITCHBOARD, startServer } = require('./lib/server');
 const { DEFAULT_CONFIG, mergeConfig, toYaml } = require('./lib/config');
+const { checkConfig } = require('./lib/check_config');
 const c = require('./lib/client');
 
 const TEST_MODULES = process.env.SWITCHBOARD_TEST_MODULES;
@@ -187,29 +187,6 @@ async function metric(server, line) {
 function disconnected(socket, timeout) {
   if (!socket.connected) return Promise.resolve(socket.disconnects[0]);
   return c.waitFor(socket, 'disconnect', { timeout, label: `disconnect of ${socket.id}` }).then(([reason]) => reason);
-}
-
-/** Runs the binary with -t on `config`; resolves {code, stderr}. */
-function checkConfig(config) {
-  const file = path.join(fs.mkdtempSync(path.join(dir, 'cfg-')), 'switchboard.yaml');
-  const full = mergeConfig(mergeConfig(DEFAULT_CONFIG, { modules: { test_rooms: { file: path.join(TEST_MODULES, 'test_rooms.so') } } }), config);
-  full.listen = [{ address: '127.0.0.1', port: 1 }];
-  fs.writeFileSync(file, toYaml(full));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.SWITCHBOARD_BIN, ['-t', '-c', file, '--modules-path', process.env.SWITCHBOARD_MODULES], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchboard -t did not exit\n${stderr}`));
-    }, 10000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr, file });
-    });
-  });
 }
 
 function adminReload(server) {
