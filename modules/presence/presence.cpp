@@ -81,8 +81,9 @@ public:
         return true;
     }
 
-    void on_room(sb_socket_id socket, const char* room, bool joined) {
-        if (!room || !roster_->find(socket) || !settings_.tracks(room)) return;
+    void on_room(sb_socket_id socket, std::string_view room_name, bool joined) {
+        const std::string room(room_name);
+        if (!roster_->find(socket) || !settings_.tracks(room)) return;
         if (joined) {
             enter(socket, room);
         } else {
@@ -220,25 +221,7 @@ private:
     sb_timer_id timer_ = 0;
     uint64_t timer_due_ = 0;  // steady clock, while timer_ is set
 };
-
-// module.hpp generates every other hook from the class; on_room is not among
-// the ones it knows, so it is added to the descriptor here.
-void on_room(void* state, sb_socket_id socket, const char* room, int joined) {
-    try {
-        static_cast<Presence*>(state)->on_room(socket, room, joined != 0);
-    } catch (...) {
-        // Out of memory while tracking a join: the room's presence is incomplete, the server goes on.
-    }
-}
-
 }  // namespace
 }  // namespace presence
 
-extern "C" SB_MODULE_EXPORT const sb_module_descriptor* switchboard_module_entry(void) {
-    static const sb_module_descriptor descriptor = [] {
-        sb_module_descriptor d = sb::describe<presence::Presence>("presence", "1.0.0");
-        d.on_room = &presence::on_room;
-        return d;
-    }();
-    return &descriptor;
-}
+SWITCHBOARD_MODULE(presence::Presence, "presence", "1.0.0")
