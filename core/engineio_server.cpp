@@ -77,7 +77,7 @@ struct EngineServer::WsiData {
     bool binary_message;
     bool discarding;     // POST over max_payload: reading the rest before answering 413
     uint32_t discarded;  // bytes thrown away so far
-    char sid[24];
+    char sid[16];  // our ids are 15 characters
 };
 
 EngineServer::EngineServer(uv_loop_t* loop, const Config& config)

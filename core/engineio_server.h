@@ -74,7 +74,7 @@ public:
     void close_all(std::string_view reason);
     size_t session_count() const { return sessions_.size(); }
 
-    static constexpr size_t kPerConnectionDataSize = 64;
+    static constexpr size_t kPerConnectionDataSize = 48;
 
 private:
     struct Request;

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace sb {
 namespace {
@@ -107,22 +108,24 @@ sb_status api_socket_set(sb_module_ctx* ctx, sb_socket_id socket, const char* ke
     if (!key) return SB_ERR_INVALID;
     Socket* s = hub_of(ctx).find(socket);
     if (!s) return SB_ERR_NOT_FOUND;
-    auto it = std::find_if(s->data.begin(), s->data.end(), [&](const auto& kv) { return kv.first == key; });
+    auto& data = s->extra().data;
+    auto it = std::find_if(data.begin(), data.end(), [&](const auto& kv) { return kv.first == key; });
     if (!value) {
-        if (it != s->data.end()) s->data.erase(it);
-    } else if (it != s->data.end()) {
+        if (it != data.end()) data.erase(it);
+    } else if (it != data.end()) {
         it->second = value;
     } else {
-        s->data.emplace_back(key, value);
+        data.emplace_back(key, value);
     }
+    s->trim_extras();
     return SB_OK;
 }
 
 const char* api_socket_get(sb_module_ctx* ctx, sb_socket_id socket, const char* key) {
     if (!key) return nullptr;
     Socket* s = hub_of(ctx).find(socket);
-    if (!s) return nullptr;
-    for (const auto& [k, v] : s->data)
+    if (!s || !s->extras) return nullptr;
+    for (const auto& [k, v] : s->extras->data)
         if (k == key) return v.c_str();
     return nullptr;
 }
@@ -146,19 +149,18 @@ sb_status api_set_identity(sb_module_ctx* ctx, sb_socket_id socket, const char* 
     rapidjson::Document doc;
     doc.Parse(claims.c_str(), claims.size());
     if (doc.HasParseError() || !doc.IsObject()) return SB_ERR_INVALID;
-    s->user_id = user_id ? user_id : "";
-    s->claims_json = std::move(claims);
+    hub_of(ctx).set_identity(*s, user_id ? user_id : "", std::move(claims));
     return SB_OK;
 }
 
 const char* api_user_of(sb_module_ctx* ctx, sb_socket_id socket) {
     Socket* s = hub_of(ctx).find(socket);
-    return s && !s->user_id.empty() ? s->user_id.c_str() : nullptr;
+    return s ? s->user_id() : nullptr;
 }
 
 const char* api_claims_of(sb_module_ctx* ctx, sb_socket_id socket) {
     Socket* s = hub_of(ctx).find(socket);
-    return s ? s->claims_json.c_str() : "{}";
+    return s ? s->claims_json() : "{}";
 }
 
 const char* api_remote_address_of(sb_module_ctx* ctx, sb_socket_id socket) {
@@ -175,6 +177,58 @@ sb_status api_counter_add(sb_module_ctx* ctx, const char* name, const char* labe
     ctx->instance->counters[{name, l}] += delta;
     return SB_OK;
 }
+
+const char* api_namespace_of(sb_module_ctx* ctx, sb_socket_id socket) {
+    Socket* s = hub_of(ctx).find(socket);
+    return s ? s->ns->name.c_str() : nullptr;
+}
+
+bool chain_holds(const Namespace& ns, const ModuleInstance* instance) {
+    return std::find(ns.chain.begin(), ns.chain.end(), instance) != ns.chain.end();
+}
+
+sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const char* user_id,
+                           sb_socket_id except_socket, const char* name, const char* args_json, size_t args_json_len) {
+    if (!user_id || !*user_id || !name || (!args_json && args_json_len)) return SB_ERR_INVALID;
+    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
+    if (!payload) return SB_ERR_INVALID;
+    Hub& hub = hub_of(ctx);
+    const auto* sockets = hub.sockets_of_user(user_id);
+    if (!sockets) return SB_OK;
+    // Encoded once per namespace. The list is copied: a delivery that
+    // overflows a slow socket's queue closes it, which updates the index.
+    const std::vector<Socket*> targets = *sockets;
+    std::unordered_map<const Namespace*, std::vector<FrameRef>> frames_by_ns;
+    for (Socket* s : targets) {
+        if (s->id == except_socket) continue;
+        if (namespace_name ? s->ns->name != namespace_name : !chain_holds(*s->ns, ctx->instance)) continue;
+        auto& frames = frames_by_ns[s->ns];
+        if (frames.empty()) frames = Hub::encode(*s->ns, false, -1, *payload, nullptr, 0);
+        if (frames.empty()) return SB_ERR_INVALID;
+        hub.deliver(*s, frames);
+    }
+    return SB_OK;
+}
+
+// Storage and HTTP routes need the storage backend and the HTTP API
+// listener; until the server has them configured these report so.
+sb_status api_stream_append(sb_module_ctx*, const char*, const char*, const void*, size_t, sb_append_cb, void*) {
+    return SB_ERR_UNAVAILABLE;
+}
+sb_status api_stream_read(sb_module_ctx*, const char*, const sb_stream_query*, sb_entries_cb, void*) {
+    return SB_ERR_UNAVAILABLE;
+}
+sb_status api_stream_trim(sb_module_ctx*, const char*, uint64_t, uint64_t, sb_done_cb, void*) { return SB_ERR_UNAVAILABLE; }
+sb_status api_kv_get(sb_module_ctx*, const char*, sb_value_cb, void*) { return SB_ERR_UNAVAILABLE; }
+sb_status api_kv_set(sb_module_ctx*, const char*, const void*, size_t, uint64_t, sb_done_cb, void*) {
+    return SB_ERR_UNAVAILABLE;
+}
+sb_status api_kv_delete(sb_module_ctx*, const char*, sb_done_cb, void*) { return SB_ERR_UNAVAILABLE; }
+sb_status api_kv_scan(sb_module_ctx*, const char*, const char*, size_t, sb_kv_entries_cb, void*) {
+    return SB_ERR_UNAVAILABLE;
+}
+sb_status api_http_route(sb_module_ctx*, const char*, const char*) { return SB_ERR_UNAVAILABLE; }
+sb_status api_http_respond(sb_module_ctx*, sb_http_response*, int, const char*, size_t) { return SB_ERR_UNAVAILABLE; }
 
 const sb_host_api kHostApi = {
     .struct_size = sizeof(sb_host_api),
@@ -198,6 +252,17 @@ const sb_host_api kHostApi = {
     .claims_of = api_claims_of,
     .remote_address_of = api_remote_address_of,
     .counter_add = api_counter_add,
+    .namespace_of = api_namespace_of,
+    .emit_to_user = api_emit_to_user,
+    .stream_append = api_stream_append,
+    .stream_read = api_stream_read,
+    .stream_trim = api_stream_trim,
+    .kv_get = api_kv_get,
+    .kv_set = api_kv_set,
+    .kv_delete = api_kv_delete,
+    .kv_scan = api_kv_scan,
+    .http_route = api_http_route,
+    .http_respond = api_http_respond,
 };
 
 }  // namespace

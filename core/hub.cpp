@@ -44,7 +44,30 @@ Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
     return *s;
 }
 
+const std::vector<Socket*>* Hub::sockets_of_user(std::string_view user_id) const {
+    auto it = by_user_.find(std::string(user_id));
+    return it == by_user_.end() ? nullptr : &it->second;
+}
+
+void Hub::set_identity(Socket& socket, std::string user_id, std::string claims_json) {
+    unindex_user(socket);
+    if (!user_id.empty()) by_user_[user_id].push_back(&socket);
+    socket.extra().user_id = std::move(user_id);
+    socket.extras->claims_json = std::move(claims_json);
+    socket.trim_extras();
+}
+
+void Hub::unindex_user(Socket& socket) {
+    const char* user = socket.user_id();
+    if (!user) return;
+    auto it = by_user_.find(user);
+    if (it == by_user_.end()) return;
+    std::erase(it->second, &socket);
+    if (it->second.empty()) by_user_.erase(it);
+}
+
 void Hub::destroy_socket(Socket* socket) {
+    unindex_user(*socket);
     socket->ns->rooms.leave_all(socket->id);
     socket->ns->sockets.erase(socket->id);
     sockets_.erase(socket->id);
@@ -75,7 +98,8 @@ std::vector<FrameRef> Hub::encode(const Namespace& ns, bool ack, int64_t ack_id,
 
 void Hub::deliver(Socket& socket, const std::vector<FrameRef>& frames) {
     if (!socket.connected) {
-        socket.held.insert(socket.held.end(), frames.begin(), frames.end());
+        auto& held = socket.extra().held;
+        held.insert(held.end(), frames.begin(), frames.end());
         return;
     }
     for (const auto& f : frames) engine_.send(*socket.session, f);
@@ -129,7 +153,10 @@ void Hub::complete_connect(Socket& socket) {
     send_raw(*socket.session, sio::encode_message(p));
     socket.connected = true;
     std::vector<FrameRef> held;
-    held.swap(socket.held);
+    if (socket.extras) {
+        held.swap(socket.extras->held);
+        socket.trim_extras();
+    }
     for (const auto& f : held) engine_.send(*socket.session, f);
 }
 

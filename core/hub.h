@@ -27,18 +27,35 @@ namespace sb {
 struct ModuleInstance;
 struct Namespace;
 
+// What only some sockets need, allocated on first use: an anonymous socket
+// without module data, once connected, carries none of it.
+struct SocketExtras {
+    std::vector<FrameRef> held;  // output produced by connect hooks before the answer
+    std::vector<std::pair<std::string, std::string>> data;  // per-socket key/value
+    std::string user_id;             // set by an authentication module; empty = anonymous
+    std::string claims_json = "{}";  // claims other modules may read
+    bool empty() const { return held.empty() && data.empty() && user_id.empty() && claims_json == "{}"; }
+};
+
 struct Socket {
     sb_socket_id id = 0;
     std::string sid;  // the Socket.IO id the client sees
     Namespace* ns = nullptr;
     EngineSession* session = nullptr;
-    bool connected = false;          // CONNECT answered; until then output is held back
-    bool leaving = false;            // disconnect hooks are running
-    std::vector<FrameRef> held;      // output produced by connect hooks before the answer
+    bool connected = false;  // CONNECT answered; until then output is held back
+    bool leaving = false;    // disconnect hooks are running
     uint64_t broadcast_mark = 0;
-    std::vector<std::pair<std::string, std::string>> data;  // per-socket key/value
-    std::string user_id;              // set by an authentication module; empty = anonymous
-    std::string claims_json = "{}";   // claims other modules may read
+    std::unique_ptr<SocketExtras> extras;
+
+    SocketExtras& extra() {
+        if (!extras) extras = std::make_unique<SocketExtras>();
+        return *extras;
+    }
+    void trim_extras() {
+        if (extras && extras->empty()) extras.reset();
+    }
+    const char* user_id() const { return extras && !extras->user_id.empty() ? extras->user_id.c_str() : nullptr; }
+    const char* claims_json() const { return extras ? extras->claims_json.c_str() : "{}"; }
 };
 
 struct Namespace {
@@ -68,6 +85,10 @@ public:
     const std::vector<std::unique_ptr<Namespace>>& namespaces() const { return namespaces_; }
 
     Socket* find(sb_socket_id id) const;
+    // The sockets of a user (set_identity), across namespaces; null when none.
+    const std::vector<Socket*>* sockets_of_user(std::string_view user_id) const;
+    // Sets the socket's identity and keeps the user index in step.
+    void set_identity(Socket& socket, std::string user_id, std::string claims_json);
     Socket& create_socket(Namespace& ns, EngineSession& session);
     // Forgets the socket: leaves its rooms and deletes it.
     void destroy_socket(Socket* socket);
@@ -91,6 +112,9 @@ private:
     EngineServer& engine_;
     std::vector<std::unique_ptr<Namespace>> namespaces_;
     std::unordered_map<sb_socket_id, Socket*> sockets_;
+    std::unordered_map<std::string, std::vector<Socket*>> by_user_;
+
+    void unindex_user(Socket& socket);
     sb_socket_id next_id_ = 1;
     uint64_t broadcast_generation_ = 0;
 };

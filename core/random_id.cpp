@@ -23,18 +23,19 @@ std::string random_id() {
         used = 0;
     }
     static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
+    // Built in a local buffer: 16 characters pushed into the string would
+    // outgrow its inline buffer and leave a heap block behind every id.
+    char out[16];
     const uint8_t* p = pool.data() + used;
-    for (size_t i = 0; i < kBytes; i += 3) {
+    for (size_t i = 0, o = 0; i < kBytes; i += 3, o += 4) {
         uint32_t v = (uint32_t(p[i]) << 16) | (uint32_t(p[i + 1]) << 8) | p[i + 2];
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out.push_back(kAlphabet[(v >> 6) & 63]);
-        out.push_back(kAlphabet[v & 63]);
+        out[o] = kAlphabet[(v >> 18) & 63];
+        out[o + 1] = kAlphabet[(v >> 12) & 63];
+        out[o + 2] = kAlphabet[(v >> 6) & 63];
+        out[o + 3] = kAlphabet[v & 63];
     }
-    out.resize(15);
     used += kBytes;
-    return out;
+    return std::string(out, 15);
 }
 
 }  // namespace sb

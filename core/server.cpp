@@ -220,7 +220,7 @@ void Server::create_listeners() {
     // Reads from the socket still go through lws' per-thread buffer; larger
     // messages just arrive in more callbacks and are reassembled.
     static lws_protocols protocols[] = {
-        {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 256, 0, nullptr, 0},
+        {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 128, 0, nullptr, 0},
         {nullptr, nullptr, 0, 0, 0, nullptr, 0},
     };
 

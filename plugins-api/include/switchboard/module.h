@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 0
+#define SB_ABI_MINOR 1
 
 /* The one symbol every module exports. It returns a pointer to a static,
  * constant descriptor; the host calls it once per load. */
@@ -70,7 +70,8 @@ typedef enum sb_status {
     SB_ERR_NOT_FOUND = -1,   /* socket/timer/room unknown (or already gone) */
     SB_ERR_INVALID = -2,     /* malformed argument (e.g. args_json not a JSON array) */
     SB_ERR_TOO_LARGE = -3,   /* payload exceeds the configured limit */
-    SB_ERR_INTERNAL = -4
+    SB_ERR_INTERNAL = -4,
+    SB_ERR_UNAVAILABLE = -5  /* (1.1) the service is not configured or not reachable (e.g. storage) */
 } sb_status;
 
 /* What an event hook tells the host to do with the event next. */
@@ -210,6 +211,72 @@ typedef struct sb_target {
     sb_socket_id except_socket;
 } sb_target;
 
+/* ---- Storage (ABI 1.1) ------------------------------------------------------
+ * Durable data the host keeps for modules, in the backend the operator
+ * configured (SQLite in the state directory on a single node): ordered
+ * streams (chat history, notification lists) and a key-value map.
+ * - Names of streams and keys are private to the calling module (the host
+ *   scopes them by module name); 1 to 512 bytes of UTF-8.
+ * - Every call is asynchronous. It returns SB_OK once the request is queued,
+ *   or an error at once (and then the callback is never called). The callback
+ *   runs later on the loop thread, exactly once, unless the calling instance
+ *   is destroyed first (its pending callbacks are dropped; requests already
+ *   made still complete). A module's requests complete in the order made.
+ * - A write whose callback reports SB_OK is durable: it survives a crash of
+ *   the process (kill -9) and a restart.
+ * - Pointers passed to a callback are borrowed for the duration of the call. */
+typedef struct sb_stream_entry {
+    uint64_t id;    /* assigned by the host; increasing within a stream, never reused */
+    uint64_t ts_ms; /* wall-clock time of the append, ms since the Unix epoch */
+    const uint8_t *data;
+    size_t len;
+} sb_stream_entry;
+
+typedef struct sb_kv_entry {
+    const char *key; /* without the module's scope */
+    const uint8_t *value;
+    size_t len;
+} sb_kv_entry;
+
+/* Which entries of a stream to read. */
+typedef struct sb_stream_query {
+    size_t struct_size;
+    uint64_t after_id;  /* only entries with id > after_id (0: no lower bound) */
+    uint64_t before_id; /* only entries with id < before_id (0: no upper bound) */
+    size_t limit;       /* at most this many; 0 or more than 1000 means 1000 */
+    int newest_first;   /* 0: the oldest matching entries, oldest first; 1: the newest, newest first */
+} sb_stream_query;
+
+/* `entry` is the stored entry. `duplicate` != 0: an entry with the same
+ * idempotency key was stored before; `entry` is that earlier one and
+ * nothing was added. */
+typedef void (*sb_append_cb)(void *user_data, sb_status status, const sb_stream_entry *entry, int duplicate);
+typedef void (*sb_entries_cb)(void *user_data, sb_status status, const sb_stream_entry *entries, size_t count);
+/* SB_ERR_NOT_FOUND when the key is absent or has expired. */
+typedef void (*sb_value_cb)(void *user_data, sb_status status, const uint8_t *value, size_t len);
+typedef void (*sb_done_cb)(void *user_data, sb_status status);
+typedef void (*sb_kv_entries_cb)(void *user_data, sb_status status, const sb_kv_entry *entries, size_t count);
+
+/* ---- HTTP API routes (ABI 1.1) ------------------------------------------------
+ * Backends call the server over its HTTP API listener (authenticated with API
+ * keys by the host before a module sees anything). A module serves routes
+ * it registers with host->http_route; requests arrive in on_http. */
+typedef struct sb_http_request {
+    size_t struct_size;
+    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;         /* e.g. "/api/v1/notifications" */
+    const char *query;        /* the query string without '?', "" when none */
+    const char *body;         /* request body (JSON text), "" when none */
+    size_t body_len;
+    const char *api_key_name; /* the name of the API key that authenticated the call */
+} sb_http_request;
+
+/* A request waiting for its answer (opaque). Answered exactly once with
+ * host->http_respond, during on_http or later (e.g. from a storage
+ * callback). If the module instance is destroyed first, the host answers
+ * 503 itself. */
+typedef struct sb_http_response sb_http_response;
+
 /* Functions the host offers to modules. Grows only at the end. */
 typedef struct sb_host_api {
     size_t struct_size;
@@ -281,6 +348,50 @@ typedef struct sb_host_api {
      * [a-z0-9_]+; `labels` is "" or Prometheus label pairs such as
      * reason="expired" (no newlines). */
     sb_status (*counter_add)(sb_module_ctx *ctx, const char *name, const char *labels, uint64_t delta);
+
+    /* ---- ABI 1.1: check host->struct_size before using what follows ---- */
+
+    /* The namespace of a connected socket ("/", "/chat"), or NULL.
+     * Borrowed until the next host call. */
+    const char *(*namespace_of)(sb_module_ctx *ctx, sb_socket_id socket);
+    /* Send event `name` to every socket whose user id (set_identity) is
+     * `user_id`, in namespace `namespace_name` (NULL: every namespace whose
+     * chain holds the calling module), except `except_socket` (0: none).
+     * Encoded once. SB_OK also when the user has no socket. */
+    sb_status (*emit_to_user)(sb_module_ctx *ctx, const char *namespace_name, const char *user_id,
+                              sb_socket_id except_socket, const char *name, const char *args_json,
+                              size_t args_json_len);
+
+    /* Storage (see "Storage" above). `idempotency_key` (NULL: none): an
+     * append repeating the key of an entry still in the stream adds nothing
+     * and reports that entry as a duplicate. */
+    sb_status (*stream_append)(sb_module_ctx *ctx, const char *stream, const char *idempotency_key,
+                               const void *data, size_t len, sb_append_cb cb, void *user_data);
+    sb_status (*stream_read)(sb_module_ctx *ctx, const char *stream, const sb_stream_query *query,
+                             sb_entries_cb cb, void *user_data);
+    /* Drops the oldest entries beyond `max_count` and those older than
+     * `max_age_ms` (0: no limit of that kind). */
+    sb_status (*stream_trim)(sb_module_ctx *ctx, const char *stream, uint64_t max_count, uint64_t max_age_ms,
+                             sb_done_cb cb, void *user_data);
+    sb_status (*kv_get)(sb_module_ctx *ctx, const char *key, sb_value_cb cb, void *user_data);
+    /* `ttl_ms` 0: the key never expires. */
+    sb_status (*kv_set)(sb_module_ctx *ctx, const char *key, const void *value, size_t len, uint64_t ttl_ms,
+                        sb_done_cb cb, void *user_data);
+    /* Deleting an absent key is SB_OK. */
+    sb_status (*kv_delete)(sb_module_ctx *ctx, const char *key, sb_done_cb cb, void *user_data);
+    /* Keys starting with `prefix` in key order, after `after_key` (NULL or
+     * "": from the first), at most `limit` (0 or more than 1000: 1000). */
+    sb_status (*kv_scan)(sb_module_ctx *ctx, const char *prefix, const char *after_key, size_t limit,
+                         sb_kv_entries_cb cb, void *user_data);
+
+    /* Serve `method` on `path` on the HTTP API listener: an exact path, or
+     * every path under it when it ends in '/'. Paths start with "/api/".
+     * SB_ERR_INVALID when malformed or already served by the core or
+     * another module. A reload re-registers (routes go with the instance). */
+    sb_status (*http_route)(sb_module_ctx *ctx, const char *method, const char *path);
+    /* Answer `response` with an HTTP status and a JSON body (copied). */
+    sb_status (*http_respond)(sb_module_ctx *ctx, sb_http_response *response, int status, const char *json_body,
+                              size_t json_body_len);
 } sb_host_api;
 
 /* The module's descriptor. NULL hooks are not used. Fields are only ever
@@ -339,6 +450,10 @@ typedef struct sb_module_descriptor {
      * are told. When a socket disconnects it leaves each of its rooms (these
      * calls come before on_disconnect). */
     void (*on_room)(void *state, sb_socket_id socket, const char *room, int joined);
+
+    /* ---- ABI 1.1 ---- */
+    /* A request to a route this module registered (host->http_route). */
+    void (*on_http)(void *state, const sb_http_request *request, sb_http_response *response);
 } sb_module_descriptor;
 
 typedef const sb_module_descriptor *(*sb_module_entry_fn)(void);

@@ -3,10 +3,18 @@
 // (throttle, ...) can have users.
 //   on connect with auth {"user": "<id>"} -> set_identity(socket, id, {})
 //   any other CONNECT payload                -> the socket stays anonymous
-// It handles no event. No configuration.
+//   "to_user" user event data [exceptSelf] [ack]
+//                                            -> emit_to_user(NULL namespace), acks true
+//   "namespace" ack                          -> acks namespace_of(socket)
+// No configuration.
 #include <switchboard/module.h>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstring>
+#include <string>
 
 namespace {
 
@@ -34,6 +42,39 @@ sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_
     return SB_CONNECT_ACCEPT;
 }
 
+std::string to_json(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    v.Accept(w);
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+void ack(State* s, sb_socket_id socket, const sb_event* ev, const std::string& args) {
+    if (ev->ack_id >= 0) s->host->ack(s->ctx, socket, ev->ack_id, args.data(), args.size(), nullptr, 0);
+}
+
+sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, sb_error* error) {
+    auto* s = static_cast<State*>(state);
+    if (std::strcmp(ev->name, "namespace") == 0) {
+        const char* ns = s->host->namespace_of(s->ctx, socket);
+        ack(s, socket, ev, std::string("[\"") + (ns ? ns : "") + "\"]");
+        return SB_EVENT_HANDLED;
+    }
+    if (std::strcmp(ev->name, "to_user") != 0) return SB_EVENT_CONTINUE;
+    rapidjson::Document args;
+    args.Parse(ev->args_json, ev->args_json_len);
+    if (args.HasParseError() || !args.IsArray() || args.Size() < 3 || !args[0].IsString() || !args[1].IsString()) {
+        sb_error_set(error, "INVALID", "to_user needs user, event, data");
+        return SB_EVENT_REJECT;
+    }
+    const bool except_self = args.Size() > 3 && args[3].IsTrue();
+    const std::string data = "[" + to_json(args[2]) + "]";
+    sb_status st = s->host->emit_to_user(s->ctx, nullptr, args[0].GetString(), except_self ? socket : 0,
+                                         args[1].GetString(), data.data(), data.size());
+    ack(s, socket, ev, st == SB_OK ? "[true]" : "[false]");
+    return SB_EVENT_HANDLED;
+}
+
 const sb_module_descriptor kDescriptor = {
     .struct_size = sizeof(sb_module_descriptor),
     .abi_major = SB_ABI_MAJOR,
@@ -44,7 +85,7 @@ const sb_module_descriptor kDescriptor = {
     .create = create,
     .destroy = destroy,
     .on_connect = on_connect,
-    .on_event = nullptr,
+    .on_event = on_event,
     .on_disconnect = nullptr,
     .on_timer = nullptr,
     .export_state = nullptr,
