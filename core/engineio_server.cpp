@@ -88,6 +88,7 @@ EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
       upgrades_(loop, [this](DeadlineEntry& e) {
           auto* s = static_cast<EngineSession*>(e.owner);
           upgrade_deadlines_.erase(s);  // `e` is gone from here on
+          s->release_poll = false;
           if (s->probe_ws) {
               auto* d = static_cast<WsiData*>(lws_wsi_user(s->probe_ws));
               if (d) d->session = nullptr;
@@ -128,6 +129,7 @@ void EngineServer::shutdown_now() {
 }
 
 void EngineServer::cancel_upgrade(EngineSession& s) {
+    s.release_poll = false;
     auto it = upgrade_deadlines_.find(&s);
     if (it == upgrade_deadlines_.end()) return;
     DeadlineQueue::cancel(it->second);
@@ -560,7 +562,7 @@ int EngineServer::on_poll_writeable(lws* wsi, WsiData* d) {
     if (closing) eio::append_polling_packet(body, false, "1");
     if (body.empty() && s->release_poll) body = "6";
     if (body.empty()) return 0;  // spurious wake-up: keep holding
-    s->release_poll = false;
+    s->release_poll = s->probe_ws != nullptr;  // still upgrading: the next GET is released too
     s->poll_get = nullptr;
     d->session = nullptr;
     int rc = respond(wsi, d, 200, "text/plain; charset=UTF-8", body);
@@ -709,10 +711,12 @@ int EngineServer::handle_packet(EngineSession& s, lws* from, std::string_view da
             if (probe && body == "probe") {
                 s.probe_reply_pending = true;
                 lws_callback_on_writable(from);
-                if (s.poll_get) {
-                    s.release_poll = true;
-                    lws_callback_on_writable(s.poll_get);
-                }
+                // Until the upgrade ends, every GET is answered at once with a
+                // noop (the reference server does the same): the client only
+                // sends "5" once its polling has paused, i.e. once a GET it
+                // has out, held now or sent later, has come back.
+                s.release_poll = true;
+                if (s.poll_get) lws_callback_on_writable(s.poll_get);
                 return 0;
             }
             return probe ? -1 : 0;

@@ -315,6 +315,19 @@ test('upgrade: 2probe -> 3probe, the pending GET ends with noop, then polling wi
   assert.equal(await ws.nextText(), '42["message-back","still"]');
 });
 
+test('upgrade: a GET sent after the probe is answered at once with a noop, so the client can pause polling and finish', { timeout: 10000 }, async () => {
+  const sid = await connectedPollingSession(quiet); // ping_interval 10 s: a held GET would hang far past the 2 s below
+  const ws = await c.RawWs.open(quiet, { query: { sid } });
+  ws.send('2probe');
+  assert.equal(await ws.nextText(), '3probe');
+  const late = await c.pollGet(quiet, sid, { timeout: 2000 });
+  assert.equal(late.status, 200);
+  assert.deepEqual(late.body.split(c.RS), ['6']);
+  ws.send('5');
+  ws.send('42["message","after the upgrade"]');
+  assert.equal(await ws.nextText(3000, (f) => f.text === '6'), '42["message-back","after the upgrade"]');
+});
+
 test('upgrade: packets queued for the session during the probe are delivered over the websocket', { timeout: 10000 }, async () => {
   const sid = await connectedPollingSession(quiet);
   const ws = await c.RawWs.open(quiet, { query: { sid } });

@@ -66,6 +66,15 @@ test('default client upgrades from polling to websocket and keeps working', { ti
   assert.deepEqual(socket.disconnects, []);
 });
 
+test('30 default clients at once all finish the upgrade, whenever their polls cross the probe', { timeout: 30000 }, async () => {
+  const sockets = Array.from({ length: 30 }, () => c.createClient(server));
+  const upgraded = sockets.map((socket) => c.waitFor(socket.io.engine, 'upgrade', { timeout: 10000 }));
+  await Promise.all(sockets.map((socket) => c.connected(socket, 10000)));
+  for (const [transport] of await Promise.all(upgraded)) assert.equal(transport.name, 'websocket');
+  await Promise.all(sockets.map((socket) => c.assertEchoes(socket, assert)));
+  for (const socket of sockets) assert.deepEqual(socket.disconnects, []);
+});
+
 test('messages sent before, during and after the upgrade all arrive, once and in order', { timeout: 15000 }, async () => {
   // On loopback the probe can finish before the Socket.IO CONNECT round trip
   // over polling does. To be sure messages really cross the switch, the
