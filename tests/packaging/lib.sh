@@ -28,17 +28,6 @@ check_grep() {
   fi
 }
 
-# check_no_grep WHAT PATTERN TEXT: ok if no line of TEXT matches PATTERN.
-check_no_grep() {
-  local what=$1 pattern=$2 text=$3
-  if grep -Eq -- "$pattern" <<<"$text"; then
-    echo "not ok - $what (a line matches /$pattern/)"
-    printf '%s\n' "$text" | grep -E -- "$pattern" | head -n 40 | sed 's/^/# /'
-  else
-    echo "ok - $what"
-  fi
-}
-
 # wait_for SECONDS COMMAND...: retries COMMAND every 0.2s until it succeeds
 # or SECONDS pass (then returns 1).
 wait_for() {
