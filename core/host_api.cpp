@@ -32,7 +32,7 @@ sb_status api_emit(sb_module_ctx* ctx, sb_socket_id socket, const char* name, co
     if (!s) return SB_ERR_NOT_FOUND;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
     if (!payload) return SB_ERR_INVALID;
-    auto frames = Hub::encode(*s->ns, false, -1, *payload, attachments, attachment_count);
+    auto frames = Hub::encode(*s->ns, false, -1, *payload, attachments, attachment_count, Hub::PayloadCheck::AlreadyValid);
     if (frames.empty()) return SB_ERR_INVALID;
     hub_of(ctx).deliver(*s, frames);
     return SB_OK;
@@ -54,7 +54,7 @@ sb_status api_broadcast(sb_module_ctx* ctx, const sb_target* target, const char*
     if (target->room_count > 0 && t.rooms.empty()) return SB_OK;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
     if (!payload) return SB_ERR_INVALID;
-    auto frames = Hub::encode(*t.ns, false, -1, *payload, attachments, attachment_count);
+    auto frames = Hub::encode(*t.ns, false, -1, *payload, attachments, attachment_count, Hub::PayloadCheck::AlreadyValid);
     if (frames.empty()) return SB_ERR_INVALID;
     hub.broadcast(t, frames);
     return SB_OK;
@@ -203,7 +203,7 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
         if (s->id == except_socket) continue;
         if (namespace_name ? s->ns->name != namespace_name : !chain_holds(*s->ns, ctx->instance)) continue;
         auto& frames = frames_by_ns[s->ns];
-        if (frames.empty()) frames = Hub::encode(*s->ns, false, -1, *payload, nullptr, 0);
+        if (frames.empty()) frames = Hub::encode(*s->ns, false, -1, *payload, nullptr, 0, Hub::PayloadCheck::AlreadyValid);
         if (frames.empty()) return SB_ERR_INVALID;
         hub.deliver(*s, frames);
     }

@@ -75,9 +75,9 @@ void Hub::destroy_socket(Socket* socket) {
 }
 
 std::vector<FrameRef> Hub::encode(const Namespace& ns, bool ack, int64_t ack_id, std::string_view payload_json,
-                                  const sb_bytes* attachments, size_t attachment_count) {
+                                  const sb_bytes* attachments, size_t attachment_count, PayloadCheck check) {
     std::vector<FrameRef> frames;
-    if (!sio::is_json_array(payload_json)) return frames;
+    if (check == PayloadCheck::Validate && !sio::is_json_array(payload_json)) return frames;
     if (attachment_count > 0 && !sio::placeholders_match(payload_json, static_cast<uint32_t>(attachment_count)))
         return frames;
     sio::Packet p;

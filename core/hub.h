@@ -96,8 +96,13 @@ public:
     // Encodes an event/ack for `ns` into frames (text packet, then binary
     // attachments). Returns an empty vector if args_json is not a JSON array
     // or the placeholders do not match the attachments.
+    // AlreadyValid skips the JSON check for payloads the host built itself
+    // from validated parts (join_event), which would otherwise parse every
+    // outgoing event twice.
+    enum class PayloadCheck { Validate, AlreadyValid };
     static std::vector<FrameRef> encode(const Namespace& ns, bool ack, int64_t ack_id, std::string_view payload_json,
-                                        const sb_bytes* attachments, size_t attachment_count);
+                                        const sb_bytes* attachments, size_t attachment_count,
+                                        PayloadCheck check = PayloadCheck::Validate);
 
     void deliver(Socket& socket, const std::vector<FrameRef>& frames);
     // Returns how many sockets the frames were queued to.

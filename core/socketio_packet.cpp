@@ -32,6 +32,61 @@ bool parse_json(std::string_view text, rapidjson::Document& doc) {
     return !doc.HasParseError();
 }
 
+// What decode needs of a payload, read without building a document (a
+// document costs allocations on every packet): the top-level kind and, for an
+// array, its first element when that is a string (the event name).
+struct PayloadShape : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PayloadShape> {
+    enum class Kind { None, Object, Array, String, Other };
+    Kind top = Kind::None;
+    int depth = 0;
+    size_t top_elements = 0;
+    bool first_is_string = false;
+    std::string first_string;  // copied: the reader's buffer only lives through the callback
+
+    void value(Kind kind, std::string_view text = {}) {
+        if (depth == 0) {
+            top = kind;
+        } else if (depth == 1 && top == Kind::Array && top_elements++ == 0 && kind == Kind::String) {
+            first_is_string = true;
+            first_string.assign(text);
+        }
+    }
+    bool Default() {
+        value(Kind::Other);
+        return true;
+    }
+    bool String(const char* str, rapidjson::SizeType len, bool) {
+        value(Kind::String, {str, len});
+        return true;
+    }
+    bool Key(const char*, rapidjson::SizeType, bool) { return true; }
+    bool StartObject() {
+        value(Kind::Object);
+        ++depth;
+        return true;
+    }
+    bool EndObject(rapidjson::SizeType) {
+        --depth;
+        return true;
+    }
+    bool StartArray() {
+        value(Kind::Array);
+        ++depth;
+        return true;
+    }
+    bool EndArray(rapidjson::SizeType) {
+        --depth;
+        return true;
+    }
+};
+
+bool read_shape(std::string_view text, PayloadShape& shape) {
+    if (text.find('\0') != std::string_view::npos) return false;  // see parse_json
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(ms, shape).IsError();
+}
+
 // Event names the Socket.IO client reserves for itself; an incoming event
 // with one of these names is a protocol error, as in the reference server.
 bool is_reserved_event(std::string_view name) {
@@ -108,15 +163,15 @@ std::optional<Packet> decode(std::string_view text, std::string& error) {
     }
     p.data.assign(text.substr(i));
 
-    rapidjson::Document doc;
     const bool has_data = !trim(p.data).empty();
-    if (has_data && !parse_json(p.data, doc)) {
+    PayloadShape shape;
+    if (has_data && !read_shape(p.data, shape)) {
         error = "invalid JSON payload";
         return std::nullopt;
     }
     switch (p.type) {
         case PacketType::Connect:
-            if (has_data && !doc.IsObject()) {
+            if (has_data && shape.top != PayloadShape::Kind::Object) {
                 error = "CONNECT payload must be an object";
                 return std::nullopt;
             }
@@ -129,11 +184,11 @@ std::optional<Packet> decode(std::string_view text, std::string& error) {
             break;
         case PacketType::Event:
         case PacketType::BinaryEvent:
-            if (!has_data || !doc.IsArray() || doc.Empty() || !doc[0].IsString()) {
+            if (!has_data || shape.top != PayloadShape::Kind::Array || !shape.first_is_string) {
                 error = "EVENT payload must be an array starting with the event name";
                 return std::nullopt;
             }
-            if (is_reserved_event({doc[0].GetString(), doc[0].GetStringLength()})) {
+            if (is_reserved_event(shape.first_string)) {
                 error = "reserved event name";
                 return std::nullopt;
             }
@@ -144,21 +199,24 @@ std::optional<Packet> decode(std::string_view text, std::string& error) {
                 error = "ACK without an id";
                 return std::nullopt;
             }
-            if (!has_data || !doc.IsArray()) {
+            if (!has_data || shape.top != PayloadShape::Kind::Array) {
                 error = "ACK payload must be an array";
                 return std::nullopt;
             }
             break;
         case PacketType::ConnectError:
-            if (!has_data || !(doc.IsObject() || doc.IsString())) {
+            if (!has_data || !(shape.top == PayloadShape::Kind::Object || shape.top == PayloadShape::Kind::String)) {
                 error = "CONNECT_ERROR payload must be an object or a string";
                 return std::nullopt;
             }
             break;
     }
-    if (binary && !placeholders_ok(doc, p.attachments)) {
-        error = "binary placeholders do not match the attachment count";
-        return std::nullopt;
+    if (binary) {
+        rapidjson::Document doc;
+        if (!parse_json(p.data, doc) || !placeholders_ok(doc, p.attachments)) {
+            error = "binary placeholders do not match the attachment count";
+            return std::nullopt;
+        }
     }
     return p;
 }
