@@ -30,7 +30,8 @@ sb_status api_emit(sb_module_ctx* ctx, sb_socket_id socket, const char* name, co
     if (!name || (!args_json && args_json_len)) return SB_ERR_INVALID;
     Socket* s = hub_of(ctx).find(socket);
     if (!s) return SB_ERR_NOT_FOUND;
-    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
+    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
+                                   ctx->host->is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     auto frames = Hub::encode(*s->ns, false, -1, *payload, attachments, attachment_count, Hub::PayloadCheck::AlreadyValid);
     if (frames.empty()) return SB_ERR_INVALID;
@@ -52,7 +53,8 @@ sb_status api_broadcast(sb_module_ctx* ctx, const sb_target* target, const char*
     t.except_socket = target->except_socket;
     // An explicit list of rooms that are all empty selects nobody, not everybody.
     if (target->room_count > 0 && t.rooms.empty()) return SB_OK;
-    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
+    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
+                                   ctx->host->is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     auto frames = Hub::encode(*t.ns, false, -1, *payload, attachments, attachment_count, Hub::PayloadCheck::AlreadyValid);
     if (frames.empty()) return SB_ERR_INVALID;
@@ -190,7 +192,8 @@ bool chain_holds(const Namespace& ns, const ModuleInstance* instance) {
 sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const char* user_id,
                            sb_socket_id except_socket, const char* name, const char* args_json, size_t args_json_len) {
     if (!user_id || !*user_id || !name || (!args_json && args_json_len)) return SB_ERR_INVALID;
-    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]");
+    auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
+                                   ctx->host->is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     Hub& hub = hub_of(ctx);
     const auto* sockets = hub.sockets_of_user(user_id);

@@ -113,6 +113,15 @@ public:
     // How a module's request to disconnect a socket reaches the Socket.IO layer.
     std::function<void(sb_socket_id)> disconnect_socket;
 
+    // The args of the client event being dispatched, validated when the
+    // packet was decoded. A module that relays them unchanged (the common
+    // case: chat, typing, echo) passes this very buffer back, and the host
+    // can skip parsing it again. Set only while the chain runs.
+    std::string_view dispatched_args;
+    bool is_dispatched_args(const char* args, size_t len) const {
+        return args && args == dispatched_args.data() && len == dispatched_args.size();
+    }
+
     sb_timer_id start_timer(ModuleInstance& m, uint64_t delay_ms, uint64_t repeat_ms, void* user_data);
     sb_status stop_timer(ModuleInstance& m, sb_timer_id id);
 

@@ -279,9 +279,9 @@ bool is_json_array(std::string_view json) {
     return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(ms, handler).IsError();
 }
 
-std::optional<std::string> join_event(std::string_view name, std::string_view args_json) {
+std::optional<std::string> join_event(std::string_view name, std::string_view args_json, bool args_known_valid) {
     std::string_view args = trim(args_json);
-    if (args.size() < 2 || args.back() != ']' || !is_json_array(args)) return std::nullopt;
+    if (args.size() < 2 || args.back() != ']' || (!args_known_valid && !is_json_array(args))) return std::nullopt;
     std::string_view inner = trim(args.substr(1, args.size() - 2));
     std::string out;
     out.reserve(name.size() + args.size() + 8);

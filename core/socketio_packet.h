@@ -53,8 +53,9 @@ std::string encode_message(const Packet& p);
 EventPayload split_event(std::string_view data);
 
 // Builds ["name",...args] from an event name and a JSON array of arguments.
-// Returns nullopt if args_json is not a valid JSON array.
-std::optional<std::string> join_event(std::string_view name, std::string_view args_json);
+// Returns nullopt if args_json is not a valid JSON array; `args_known_valid`
+// skips that check for arguments validated before.
+std::optional<std::string> join_event(std::string_view name, std::string_view args_json, bool args_known_valid = false);
 
 // True if `json` is syntactically valid JSON whose top level is an array.
 bool is_json_array(std::string_view json);

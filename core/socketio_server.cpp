@@ -166,6 +166,11 @@ void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<st
                 bytes.size(),            p.id};
     const sb_socket_id id = socket.id;
     Namespace* ns = socket.ns;
+    struct DispatchedArgs {
+        ModuleHost& host;
+        ~DispatchedArgs() { host.dispatched_args = {}; }
+    } forget_args{modules_};
+    modules_.dispatched_args = payload.args_json;
     for (ModuleInstance* m : ns->chain) {
         if (!m->descriptor->on_event) continue;
         ErrorBuffer err;
