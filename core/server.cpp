@@ -59,6 +59,11 @@ Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override
     engine_->admit = [this](const sb_handshake_info& info, std::string& message) { return modules_.admit(info, message); };
     modules_.set_hub(hub_.get());
     started_ms_ = uv_now(loop_);
+    if (config_.api.enabled()) {
+        http_api_ = std::make_unique<HttpApi>(loop_, config_, *hub_, modules_);
+        http_api_->set_started(started_ms_);
+        modules_.http_api = http_api_.get();
+    }
 }
 
 void Server::resolve_modules_path(Config& config) const {
@@ -71,6 +76,7 @@ Server::~Server() {
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
     modules_.unload_all();
+    modules_.http_api = nullptr;
     if (drain_timer_) {
         uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
         drain_timer_ = nullptr;
@@ -162,6 +168,12 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
     if (!std::equal(next.listen.begin(), next.listen.end(), config_.listen.begin(), config_.listen.end(), same_listen))
         need_restart.push_back("listen");
     if (next.pid_file != config_.pid_file) need_restart.push_back("pid_file");
+    if (next.api.enabled() != config_.api.enabled() ||
+        !std::equal(next.api.listen.begin(), next.api.listen.end(), config_.api.listen.begin(), config_.api.listen.end(),
+                    same_listen))
+        need_restart.push_back("api.listen (or turning the API on or off)");
+    if (next.api.enabled() != config_.api.enabled()) next.api.keys = config_.api.keys;
+    next.api.listen = config_.api.listen;
     if (next.healthz_path != config_.healthz_path || next.metrics_path != config_.metrics_path ||
         next.admin_reload_path != config_.admin_reload_path)
         need_restart.push_back("http/admin paths");
@@ -268,6 +280,8 @@ void Server::create_listeners() {
                                   (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(port) +
                                   config_.engineio_path);
     }
+    if (http_api_) http_api_->listen(context_);
+    else log::info(kComponent, "HTTP API off: no api.keys configured");
 }
 
 std::string Server::render_health() const {
