@@ -401,7 +401,9 @@ int HttpApi::dispatch(lws* wsi, Request*& slot) {
         r.pending_id = 0;
         return write_answer(wsi, slot, answer);
     }
-    // Waiting for a later answer: the header buffer goes back to the pool.
+    // Waiting for a later answer, bounded by our sweep rather than lws'
+    // timeouts; the header buffer goes back to the pool meanwhile.
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     lws_http_headers_detach(wsi);
     return 0;
 }
