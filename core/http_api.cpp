@@ -142,8 +142,10 @@ void HttpApi::listen(lws_context* context) {
         vi.vhost_name = "switchboard-api";
         vi.user = this;
         vi.retry_and_idle_policy = &kNoIdlePolicy;
-        vi.keepalive_timeout = 5;
+        // lws bounds reading headers and bodies with these; an idle
+        // keep-alive connection is closed after the same time.
         vi.timeout_secs = static_cast<unsigned int>(std::max<uint64_t>(1, config_.api.request_timeout_ms / 1000));
+        vi.keepalive_timeout = static_cast<int>(vi.timeout_secs);
         if (!v6) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         if (!l.tls_certificate.empty()) {
             vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

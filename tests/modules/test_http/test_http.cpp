@@ -8,7 +8,8 @@
 //   POST <base>/async     -> answered from a timer after delay_ms: 202 {tag, async: true, body},
 //                            then answered again (refused; the status is kept)
 //   GET  <base>/never     -> never answered (the host answers 503 or 504)
-//   GET  <status route>   -> 200 {tag, routes: {"METHOD path": status}, double: <status of the last second answer>}
+//   GET  <status route>   -> 200 {tag, routes: {"METHOD path": status}, double: <status of the last
+//                            second answer>, pending: <async answers not given yet>}
 // Config: base (default "/api/test"), status_route (default <base>/status),
 // tag (string, echoed), delay_ms (default 100), try_routes (list of
 // "METHOD path" registered too and reported in routes).
@@ -102,7 +103,8 @@ void on_http(void* state, const sb_http_request* req, sb_http_response* response
     if (path == s->status_route) {
         std::string routes;
         for (const auto& [k, v] : s->routes) routes += (routes.empty() ? "" : ",") + quote(k) + ":" + std::to_string(v);
-        answer(s, response, 200, "{\"tag\":" + tag + ",\"routes\":{" + routes + "},\"double\":" + std::to_string(s->double_status) + "}");
+        answer(s, response, 200, "{\"tag\":" + tag + ",\"routes\":{" + routes + "},\"double\":" + std::to_string(s->double_status) +
+                                     ",\"pending\":" + std::to_string(s->later.size()) + "}");
     } else if (path == s->base + "/sync") {
         answer(s, response, 200,
                "{\"tag\":" + tag + ",\"method\":" + quote(req->method) + ",\"path\":" + quote(path) +
