@@ -178,19 +178,7 @@ int HttpApi::handle_lws_event(lws* wsi, int reason_int, void* user, void* in, si
             return -1;  // no WebSocket here
         case LWS_CALLBACK_CLOSED_HTTP:
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-            if (Request* r = slot) {
-                if (r->pending_id) {
-                    // The module may still answer; the answer then goes nowhere.
-                    auto it = pending_.find(r->pending_id);
-                    if (it != pending_.end()) {
-                        if (it->second.answered) pending_.erase(it);
-                        else it->second.wsi = nullptr;
-                    }
-                }
-                if (r->counted) --in_flight_;
-                delete r;
-                slot = nullptr;
-            }
+            release(slot);
             return 0;
         default:
             return 0;
@@ -288,8 +276,24 @@ bool HttpApi::resolve(Request& r, ApiAnswer& refusal) const {
     return true;
 }
 
+void HttpApi::release(Request*& slot) {
+    Request* r = slot;
+    if (!r) return;
+    if (r->pending_id) {
+        // The module may still answer; the answer then goes nowhere.
+        auto it = pending_.find(r->pending_id);
+        if (it != pending_.end()) {
+            if (it->second.answered) pending_.erase(it);
+            else it->second.wsi = nullptr;
+        }
+    }
+    if (r->counted) --in_flight_;
+    delete r;
+    slot = nullptr;
+}
+
 int HttpApi::on_request(lws* wsi, Request*& slot, std::string_view path) {
-    delete slot;  // a keep-alive connection's previous request is finished
+    release(slot);  // normally already done when the previous answer went out
     auto* r = slot = new Request;
     r->req.method = method_of(wsi);
     r->req.path.assign(path);
@@ -421,11 +425,7 @@ int HttpApi::on_writeable(lws* wsi, Request*& slot) {
 }
 
 int HttpApi::write_answer(lws* wsi, Request*& slot, const ApiAnswer& answer) {
-    if (slot) {
-        if (slot->counted) --in_flight_;
-        delete slot;
-        slot = nullptr;
-    }
+    release(slot);
     unsigned char headers[LWS_PRE + 1024];
     unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
     if (lws_add_http_common_headers(wsi, static_cast<unsigned>(answer.status), "application/json", answer.body.size(), &p, end))

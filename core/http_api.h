@@ -98,6 +98,8 @@ private:
     int on_writeable(lws* wsi, Request*& slot);
     int dispatch(lws* wsi, Request*& slot);
     int write_answer(lws* wsi, Request*& slot, const ApiAnswer& answer);
+    // Forgets the connection's request (answered, or the client went away).
+    void release(Request*& slot);
     // The key the Authorization header names, or an error answer.
     const ApiKeyConfig* authenticate(lws* wsi, ApiAnswer& refusal) const;
     bool take_token(const std::string& key_name, uint64_t& retry_after_ms);
