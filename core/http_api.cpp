@@ -9,8 +9,8 @@
 
 #include "hub.h"
 #include "log.h"
+#include "lws_helpers.h"
 #include "module_host.h"
-#include "server.h"
 #include "socketio_packet.h"
 
 #include <libwebsockets.h>
@@ -28,15 +28,6 @@ namespace {
 constexpr const char* kComponent = "http-api";
 constexpr size_t kMaxDiscard = 16 * 1024 * 1024;
 constexpr uint64_t kSweepIntervalMs = 100;
-
-std::string header(lws* wsi, lws_token_indexes token) {
-    int n = lws_hdr_total_length(wsi, token);
-    if (n <= 0) return {};
-    std::string v(static_cast<size_t>(n) + 1, '\0');
-    int got = lws_hdr_copy(wsi, v.data(), n + 1, token);
-    v.resize(got > 0 ? static_cast<size_t>(got) : 0);
-    return v;
-}
 
 std::string percent_encode(std::string_view s) {
     static const char* hex = "0123456789ABCDEF";
@@ -134,10 +125,6 @@ void HttpApi::listen(lws_context* context) {
     for (const auto& l : config_.api.listen) {
         lws_context_creation_info vi;
         std::memset(&vi, 0, sizeof vi);
-        const bool any = l.address.empty() || l.address == "0.0.0.0" || l.address == "::" || l.address == "*";
-        const bool v6 = l.address.find(':') != std::string::npos;
-        vi.port = l.port;
-        vi.iface = any ? nullptr : l.address.c_str();
         vi.protocols = protocols;
         vi.vhost_name = "switchboard-api";
         vi.user = this;
@@ -146,20 +133,8 @@ void HttpApi::listen(lws_context* context) {
         // keep-alive connection is closed after the same time.
         vi.timeout_secs = static_cast<unsigned int>(std::max<uint64_t>(1, config_.api.request_timeout_ms / 1000));
         vi.keepalive_timeout = static_cast<int>(vi.timeout_secs);
-        if (!v6) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-        if (!l.tls_certificate.empty()) {
-            vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-            vi.ssl_cert_filepath = l.tls_certificate.c_str();
-            vi.ssl_private_key_filepath = l.tls_key.c_str();
-        }
-        lws_vhost* vh = lws_create_vhost(context, &vi);
-        if (!vh)
-            throw StartupError("api: cannot listen on " + l.address + ":" + std::to_string(l.port) +
-                               " (address in use, not local, or permission denied)");
-        log::info(kComponent, std::string("HTTP API listening on ") + (l.tls_certificate.empty() ? "http" : "https") +
-                                  "://" + (v6 ? "[" + l.address + "]" : l.address) + ":" +
-                                  std::to_string(lws_get_vhost_listen_port(vh)) + "/api/ with " +
-                                  std::to_string(config_.api.keys.size()) + " key(s)");
+        const std::string url = create_listening_vhost(context, l, vi, "api: ");
+        log::info(kComponent, "HTTP API listening on " + url + "/api/ with " + std::to_string(config_.api.keys.size()) + " key(s)");
     }
 }
 
@@ -186,7 +161,7 @@ int HttpApi::handle_lws_event(lws* wsi, int reason_int, void* user, void* in, si
 }
 
 const ApiKeyConfig* HttpApi::authenticate(lws* wsi, ApiAnswer& refusal) const {
-    const std::string authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    const std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     auto unauthorized = [&](std::string_view message) {
         refusal = api_error(401, "UNAUTHORIZED", message);
         refusal.headers.emplace_back("www-authenticate:", "Bearer realm=\"switchboard\"");
@@ -309,7 +284,7 @@ int HttpApi::on_request(lws* wsi, Request*& slot, std::string_view path) {
         r->req.query += percent_encode(key) + (eq == std::string_view::npos ? "" : "=" + percent_encode(value));
         r->req.args.emplace_back(std::move(key), std::move(value));
     }
-    const std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    const std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     r->expected = content_length.empty() ? 0 : std::strtoull(content_length.c_str(), nullptr, 10);
 
     ApiAnswer refusal;
@@ -317,7 +292,7 @@ int HttpApi::on_request(lws* wsi, Request*& slot, std::string_view path) {
     if (r->req.method.empty()) {
         refusal = api_error(405, "METHOD_NOT_ALLOWED", "the API takes GET, POST, PUT and DELETE");
         ok = false;
-    } else if (content_length.empty() && !header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING).empty()) {
+    } else if (content_length.empty() && !read_header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING).empty()) {
         refusal = api_error(411, "LENGTH_REQUIRED", "send the body with a Content-Length");
         ok = false;
     } else if (in_flight_ >= config_.api.max_concurrent) {

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include "log.h"
+#include "lws_helpers.h"
 #include "metrics.h"
 
 #include "socketio_packet.h"
@@ -238,6 +239,7 @@ void Server::create_listeners() {
 
     bool tls = false;
     for (const auto& l : config_.listen) tls = tls || !l.tls_certificate.empty();
+    for (const auto& l : config_.api.listen) tls = tls || (http_api_ && !l.tls_certificate.empty());
 
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
@@ -257,28 +259,10 @@ void Server::create_listeners() {
     for (const auto& l : config_.listen) {
         lws_context_creation_info vi;
         std::memset(&vi, 0, sizeof vi);
-        const bool any = l.address.empty() || l.address == "0.0.0.0" || l.address == "::" || l.address == "*";
-        const bool v6 = l.address.find(':') != std::string::npos;
-        vi.port = l.port;
-        vi.iface = any ? nullptr : l.address.c_str();
         vi.protocols = protocols;
         vi.vhost_name = "switchboard";
         vi.retry_and_idle_policy = &kNoTransportIdlePolicy;
-        if (!v6) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-        if (!l.tls_certificate.empty()) {
-            vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-            vi.ssl_cert_filepath = l.tls_certificate.c_str();
-            vi.ssl_private_key_filepath = l.tls_key.c_str();
-        }
-        lws_vhost* vh = lws_create_vhost(context_, &vi);
-        if (!vh)
-            throw StartupError("cannot listen on " + l.address + ":" + std::to_string(l.port) +
-                               " (address in use, not local, or permission denied" +
-                               (l.tls_certificate.empty() ? std::string(")") : std::string(", or a bad certificate/key)")));
-        int port = lws_get_vhost_listen_port(vh);
-        log::info(kComponent, std::string("listening on ") + (l.tls_certificate.empty() ? "http" : "https") + "://" +
-                                  (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(port) +
-                                  config_.engineio_path);
+        log::info(kComponent, "listening on " + create_listening_vhost(context_, l, vi, "") + config_.engineio_path);
     }
     if (http_api_) http_api_->listen(context_);
     else log::info(kComponent, "HTTP API off: no api.keys configured");
