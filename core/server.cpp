@@ -284,6 +284,7 @@ std::string Server::render_metrics() const {
     append_header(out, "switchboard_rooms", "gauge", "Rooms with at least one member, by namespace.");
     for (const auto& ns : hub_->namespaces())
         append_labelled(out, "switchboard_rooms", "namespace=\"" + ns->name + "\"", ns->rooms.room_count());
+    if (http_api_) http_api_->render_metrics(out);
     out += modules_.render_metrics();
     return out;
 }
