@@ -30,6 +30,7 @@
 namespace sb {
 class ModuleHost;
 class Hub;
+class HttpApi;
 struct ModuleInstance;
 }  // namespace sb
 
@@ -73,6 +74,7 @@ struct ModuleInstance {
     // when the module's descriptor predates them.
     int (*on_handshake)(void*, const sb_handshake_info*, sb_error*) = nullptr;
     void (*on_room)(void*, sb_socket_id, const char*, int) = nullptr;
+    void (*on_http)(void*, const sb_http_request*, sb_http_response*) = nullptr;
 };
 
 // Tells the modules of a namespace chain that a socket joined or left a room.
@@ -110,6 +112,9 @@ public:
     void set_hub(Hub* hub) { hub_ = hub; }
     Hub* hub() const { return hub_; }
     void set_modules_dir(std::string dir) { modules_dir_ = std::move(dir); }
+    // The HTTP API (null when it is off): module routes live there, and an
+    // instance going away takes its routes and unanswered requests with it.
+    HttpApi* http_api = nullptr;
     // How a module's request to disconnect a socket reaches the Socket.IO layer.
     std::function<void(sb_socket_id)> disconnect_socket;
 
