@@ -9,9 +9,9 @@
 // No configuration.
 #include <switchboard/module.h>
 
+#include "../test_module_util.h"
+
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cstring>
 #include <string>
@@ -42,15 +42,10 @@ sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_
     return SB_CONNECT_ACCEPT;
 }
 
-std::string to_json(const rapidjson::Value& v) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    v.Accept(w);
-    return std::string(buf.GetString(), buf.GetSize());
-}
+using test_module::to_json;
 
 void ack(State* s, sb_socket_id socket, const sb_event* ev, const std::string& args) {
-    if (ev->ack_id >= 0) s->host->ack(s->ctx, socket, ev->ack_id, args.data(), args.size(), nullptr, 0);
+    test_module::ack(s->host, s->ctx, socket, ev, args);
 }
 
 sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, sb_error* error) {

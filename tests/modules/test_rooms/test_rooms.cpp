@@ -9,9 +9,9 @@
 //   "rooms" ack              -> acks the sorted list of the socket's rooms
 #include <switchboard/module.h>
 
+#include "../test_module_util.h"
+
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -26,15 +26,10 @@ struct State {
     const sb_host_api* host;
 };
 
-std::string to_json(const rapidjson::Value& v) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    v.Accept(w);
-    return std::string(buf.GetString(), buf.GetSize());
-}
+using test_module::to_json;
 
 void ack(State* s, sb_socket_id socket, const sb_event* ev, const std::string& args) {
-    if (ev->ack_id >= 0) s->host->ack(s->ctx, socket, ev->ack_id, args.data(), args.size(), nullptr, 0);
+    test_module::ack(s->host, s->ctx, socket, ev, args);
 }
 
 std::vector<const char*> strings_of(const rapidjson::Value& obj, const char* key) {
