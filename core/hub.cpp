@@ -51,19 +51,31 @@ const std::vector<Socket*>* Hub::sockets_of_user(std::string_view user_id) const
 
 void Hub::set_identity(Socket& socket, std::string user_id, std::string claims_json) {
     unindex_user(socket);
-    if (!user_id.empty()) by_user_[user_id].push_back(&socket);
-    socket.extra().user_id = std::move(user_id);
-    socket.extras->claims_json = std::move(claims_json);
+    SocketExtras& extras = socket.extra();
+    if (!user_id.empty()) {
+        auto& sockets = by_user_[user_id];
+        extras.user_slot = sockets.size();
+        sockets.push_back(&socket);
+    }
+    extras.user_id = std::move(user_id);
+    extras.claims_json = std::move(claims_json);
     socket.trim_extras();
 }
 
+// O(1) whatever the number of sockets a user has (a service account may
+// hold thousands): the last socket of the list takes the leaving one's slot.
 void Hub::unindex_user(Socket& socket) {
     const char* user = socket.user_id();
     if (!user) return;
     auto it = by_user_.find(user);
     if (it == by_user_.end()) return;
-    std::erase(it->second, &socket);
-    if (it->second.empty()) by_user_.erase(it);
+    auto& sockets = it->second;
+    const size_t slot = socket.extras->user_slot;
+    Socket* last = sockets.back();
+    sockets[slot] = last;
+    last->extras->user_slot = slot;
+    sockets.pop_back();
+    if (sockets.empty()) by_user_.erase(it);
 }
 
 void Hub::destroy_socket(Socket* socket) {

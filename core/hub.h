@@ -34,6 +34,7 @@ struct SocketExtras {
     std::vector<std::pair<std::string, std::string>> data;  // per-socket key/value
     std::string user_id;             // set by an authentication module; empty = anonymous
     std::string claims_json = "{}";  // claims other modules may read
+    size_t user_slot = 0;            // position in the hub's list of the user's sockets
     bool empty() const { return held.empty() && data.empty() && user_id.empty() && claims_json == "{}"; }
 };
 
