@@ -139,7 +139,10 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
         if (!hub_.find(id)) return;  // the module disconnected it already
         if (r == SB_CONNECT_ACCEPT) continue;
         m.rejects_total++;
-        // Modules that already accepted hear that the socket is gone.
+        // Modules that already accepted hear that the socket is gone: first
+        // the rooms they joined it to are left, as on any disconnect.
+        leave_all_rooms(socket);
+        if (!hub_.find(id)) return;  // a room hook disconnected it
         for (size_t j = 0; j < i; ++j) {
             ModuleInstance& earlier = *ns->chain[j];
             if (earlier.descriptor->on_disconnect) {
@@ -231,17 +234,22 @@ void SocketIOServer::report_failure(Socket& socket, const std::string& event, in
     hub_.deliver(socket, frames);
 }
 
+void SocketIOServer::leave_all_rooms(Socket& socket) {
+    const sb_socket_id id = socket.id;
+    if (const auto* rooms = socket.ns->rooms.rooms_of(id)) {
+        const std::vector<std::string> left = *rooms;  // hooks may not change it, but must not see it shrink mid-loop
+        for (const auto& room : left) {
+            socket.ns->rooms.leave(id, room);
+            notify_room(socket.ns->chain, id, room, false);
+        }
+    }
+}
+
 void SocketIOServer::remove_socket(Client& c, Socket* socket, const char* reason) {
     if (socket->leaving) return;  // a disconnect hook asked to disconnect it again
     socket->leaving = true;
     const sb_socket_id id = socket->id;
-    if (const auto* rooms = socket->ns->rooms.rooms_of(id)) {
-        const std::vector<std::string> left = *rooms;  // hooks may not change it, but must not see it shrink mid-loop
-        for (const auto& room : left) {
-            socket->ns->rooms.leave(id, room);
-            notify_room(socket->ns->chain, id, room, false);
-        }
-    }
+    leave_all_rooms(*socket);
     for (ModuleInstance* m : socket->ns->chain) {
         if (!m->descriptor->on_disconnect) continue;
         HookTimer t(*m);

@@ -59,6 +59,8 @@ private:
                         const std::string& message, const char* details_json = "");
     void protocol_error(Client& c, const std::string& reason);
     void remove_socket(Client& c, Socket* socket, const char* reason);
+    // Leaves every room of the socket, telling its namespace's chain.
+    void leave_all_rooms(Socket& socket);
     Socket* socket_for(Client& c, std::string_view nsp);
 
     const Config& config_;

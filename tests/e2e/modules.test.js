@@ -62,3 +62,29 @@ if (IS_SWITCHBOARD) {
     assert.ok(socket.connected);
   });
 }
+
+if (IS_SWITCHBOARD) {
+  const auth = require('./lib/auth');
+
+  test('a connect refused by a later module leaves the rooms an earlier one joined, and every module hears it', { timeout: 20000 }, async () => {
+    // auth_jwt joins user:<id> while connecting; throttle then refuses a
+    // second socket of the same user; test_rooms counts on_room calls.
+    const server = await startServer({
+      config: {
+        modules: { auth_jwt: { config: auth.authJwtConfig() }, throttle: { config: { max_connections_per_user: 1 } } },
+        namespaces: { '/': { modules: ['auth_jwt', 'throttle', 'test_rooms', 'echo'] } },
+      },
+    });
+    try {
+      const first = await auth.connectAs(server, { sub: 'alice' });
+      const refused = c.createClient(server, { transports: ['websocket'], auth: { token: auth.token({ sub: 'alice' }) } });
+      const [err] = await c.waitFor(refused, 'connect_error');
+      assert.equal(err.message, 'too many connections');
+      refused.close();
+      assert.deepEqual(await c.ack(first, 'room_events', ['user:alice']), [{ joined: 2, left: 1 }]);
+      first.close();
+    } finally {
+      await server.stop();
+    }
+  });
+}

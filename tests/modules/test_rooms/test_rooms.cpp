@@ -7,6 +7,8 @@
 //                               sockets in any of `rooms` (all when empty),
 //                               minus those in `except`; acks true
 //   "rooms" ack              -> acks the sorted list of the socket's rooms
+//   "room_events" room ack   -> acks {joined, left}: how many on_room joins and
+//                               leaves of `room` this module was told about
 #include <switchboard/module.h>
 
 #include "../test_module_util.h"
@@ -16,6 +18,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ namespace {
 struct State {
     sb_module_ctx* ctx;
     const sb_host_api* host;
+    std::map<std::string, std::pair<int, int>> room_events;  // room -> (joined, left)
 };
 
 using test_module::to_json;
@@ -79,6 +83,13 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
         ack(s, socket, ev, "[true]");
         return SB_EVENT_HANDLED;
     }
+    if (name == "room_events") {
+        if (args.Empty() || !args[0].IsString()) return SB_EVENT_CONTINUE;
+        const auto& counts = s->room_events[args[0].GetString()];
+        ack(s, socket, ev,
+            "[{\"joined\":" + std::to_string(counts.first) + ",\"left\":" + std::to_string(counts.second) + "}]");
+        return SB_EVENT_HANDLED;
+    }
     if (name == "rooms") {
         const char* list[256];
         size_t n = std::min<size_t>(s->host->rooms_of(s->ctx, socket, list, 256), 256);
@@ -92,6 +103,11 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
         return SB_EVENT_HANDLED;
     }
     return SB_EVENT_CONTINUE;
+}
+
+void on_room(void* state, sb_socket_id, const char* room, int joined) {
+    auto& counts = static_cast<State*>(state)->room_events[room];
+    (joined ? counts.first : counts.second)++;
 }
 
 const sb_module_descriptor kDescriptor = {
@@ -111,6 +127,8 @@ const sb_module_descriptor kDescriptor = {
     .import_state = nullptr,
     .config_keys = nullptr,
     .config_key_count = 0,
+    .on_handshake = nullptr,
+    .on_room = on_room,
 };
 
 }  // namespace
