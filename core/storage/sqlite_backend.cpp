@@ -21,13 +21,16 @@ uint64_t wall_clock_ms() {
 }  // namespace
 
 SqliteBackend::SqliteBackend(uv_loop_t* loop, const SqliteOptions& options, size_t max_queued)
-    : path_(options.path), max_queued_(max_queued), store_(options), results_signal_(new uv_async_t) {
+    : path_(options.path), max_queued_(max_queued), store_(options), results_signal_(new uv_async_t), handover_(new uv_idle_t) {
     uv_async_init(loop, results_signal_, on_results);
     results_signal_->data = this;
+    uv_idle_init(loop, handover_);
+    handover_->data = this;
     thread_ = std::thread([this] { storage_thread(); });
 }
 
 SqliteBackend::~SqliteBackend() {
+    hand_over();
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -36,6 +39,7 @@ SqliteBackend::~SqliteBackend() {
     thread_.join();
     results_signal_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(results_signal_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(handover_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
 }
 
 bool SqliteBackend::submit(StorageOpPtr op) {
@@ -45,12 +49,26 @@ bool SqliteBackend::submit(StorageOpPtr op) {
     }
     stats_.requests_total++;
     stats_.queued++;
+    if (this_turn_.empty()) uv_idle_start(handover_, on_turn_end);
+    this_turn_.push_back(std::move(op));
+    return true;
+}
+
+void SqliteBackend::on_turn_end(uv_idle_t* handle) { static_cast<SqliteBackend*>(handle->data)->hand_over(); }
+
+void SqliteBackend::hand_over() {
+    uv_idle_stop(handover_);
+    if (this_turn_.empty()) return;
     {
         std::lock_guard lock(mutex_);
-        pending_.push_back(std::move(op));
+        if (pending_.empty()) {
+            pending_.swap(this_turn_);
+        } else {
+            for (auto& op : this_turn_) pending_.push_back(std::move(op));
+            this_turn_.clear();
+        }
     }
     wake_.notify_one();
-    return true;
 }
 
 void SqliteBackend::storage_thread() {

@@ -1,10 +1,12 @@
 // The SQLite backend: a SqliteStore driven by one storage thread, so the
 // event loop never waits for the disk.
 //
-// The loop submits requests into a queue (the only lock, never held while
-// SQLite works); the storage thread takes everything queued at once and
-// executes it as one transaction, so many concurrent writers share one
-// commit and one fsync (group commit). Results go back to the loop in a
+// The loop collects the requests of one loop turn without any lock and
+// hands them over once per turn (a uv_idle handle, which also keeps the loop
+// from sleeping before the handover) to a queue guarded by a mutex, never
+// held while SQLite works. The storage thread takes everything queued at
+// once and executes it as one transaction, so many concurrent writers share
+// one commit and one fsync (group commit). Results go back to the loop in a
 // second queue, signalled with uv_async; completions run there, in order.
 #pragma once
 
@@ -42,13 +44,17 @@ private:
     };
     void storage_thread();
     static void on_results(uv_async_t* handle);
+    static void on_turn_end(uv_idle_t* handle);
+    void hand_over();
     void deliver_results();
 
     std::string path_;
     size_t max_queued_;
     SqliteStore store_;
     uv_async_t* results_signal_;  // heap-allocated: closed asynchronously after we are gone
+    uv_idle_t* handover_;         // likewise; active while this_turn_ holds requests
     StorageStats stats_;          // loop thread only
+    std::vector<StorageOpPtr> this_turn_;  // loop thread only
 
     std::mutex mutex_;  // guards everything below
     std::condition_variable wake_;
