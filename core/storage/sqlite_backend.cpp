@@ -92,7 +92,7 @@ void SqliteBackend::storage_thread() {
             next_purge = started + kPurgeInterval;
         }
         if (batch.empty() && done.expired_purged == 0) continue;
-        done.transactions = store_.execute(batch, wall_clock_ms());
+        store_.execute(batch, wall_clock_ms());
         done.commit_microseconds = static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
         done.ops.swap(batch);

@@ -39,7 +39,6 @@ private:
     struct FinishedBatch {
         std::vector<StorageOpPtr> ops;
         uint64_t commit_microseconds = 0;
-        size_t transactions = 0;
         size_t expired_purged = 0;
     };
     void storage_thread();

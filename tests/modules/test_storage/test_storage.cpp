@@ -80,21 +80,29 @@ void on_append(void* ud, sb_status status, const sb_stream_entry* e, int duplica
     });
 }
 
+// Writes "entries": [{...}, ...], each object's members written by `member(w, i)`.
+template <typename Member>
+void write_entries(Writer& w, size_t count, Member member) {
+    w.Key("entries");
+    w.StartArray();
+    for (size_t i = 0; i < count; ++i) {
+        w.StartObject();
+        member(w, i);
+        w.EndObject();
+    }
+    w.EndArray();
+}
+
 void on_entries(void* ud, sb_status status, const sb_stream_entry* entries, size_t count) {
     answer(static_cast<Pending*>(ud), status, [&](Writer& w) {
-        w.Key("entries");
-        w.StartArray();
-        for (size_t i = 0; i < count; ++i) {
-            w.StartObject();
-            w.Key("id");
-            w.Uint64(entries[i].id);
-            w.Key("ts");
-            w.Uint64(entries[i].ts_ms);
-            w.Key("data");
-            write_bytes(w, entries[i].data, entries[i].len);
-            w.EndObject();
-        }
-        w.EndArray();
+        write_entries(w, count, [&](Writer& o, size_t i) {
+            o.Key("id");
+            o.Uint64(entries[i].id);
+            o.Key("ts");
+            o.Uint64(entries[i].ts_ms);
+            o.Key("data");
+            write_bytes(o, entries[i].data, entries[i].len);
+        });
     });
 }
 
@@ -109,17 +117,12 @@ void on_value(void* ud, sb_status status, const uint8_t* value, size_t len) {
 
 void on_kv_entries(void* ud, sb_status status, const sb_kv_entry* entries, size_t count) {
     answer(static_cast<Pending*>(ud), status, [&](Writer& w) {
-        w.Key("entries");
-        w.StartArray();
-        for (size_t i = 0; i < count; ++i) {
-            w.StartObject();
-            w.Key("key");
-            w.String(entries[i].key);
-            w.Key("value");
-            write_bytes(w, entries[i].value, entries[i].len);
-            w.EndObject();
-        }
-        w.EndArray();
+        write_entries(w, count, [&](Writer& o, size_t i) {
+            o.Key("key");
+            o.String(entries[i].key);
+            o.Key("value");
+            write_bytes(o, entries[i].value, entries[i].len);
+        });
     });
 }
 
