@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -250,6 +251,7 @@ public:
              }},
             {"modules", [&](const YAML::Node& n, const std::string& k) { load_modules(n, k, c); }},
             {"namespaces", [&](const YAML::Node& n, const std::string& k) { namespaces_node = n; load_namespaces(n, k, c); }},
+            {"storage", [&](const YAML::Node& n, const std::string& k) { load_storage(n, k, c.storage); }},
         });
         if (!listen_seen) c.listen.push_back(ListenConfig{});
         if (c.ping_timeout_ms == 0) fail(root, "engineio.ping_timeout", "must be greater than 0");
@@ -323,6 +325,34 @@ public:
         });
     }
 
+    void load_storage(const YAML::Node& n, const std::string& key, StorageConfig& st) {
+        st.enabled = true;
+        st.path = "switchboard.db";
+        if (!n.IsNull()) {
+            for_each_key(n, key, {
+                {"backend", [&](const YAML::Node& v, const std::string& k) {
+                     st.backend = scalar(v, k);
+                     if (st.backend != "sqlite") fail(v, k, "unknown backend '" + st.backend + "' (expected sqlite)");
+                 }},
+                {"path", [&](const YAML::Node& v, const std::string& k) {
+                     st.path = scalar(v, k);
+                     if (st.path.empty() || st.path.back() == '/') fail(v, k, "expected a file name or path, got '" + st.path + "'");
+                 }},
+                {"synchronous", [&](const YAML::Node& v, const std::string& k) {
+                     const std::string mode = scalar(v, k);
+                     if (mode != "full" && mode != "normal") fail(v, k, "expected full or normal, got '" + mode + "'");
+                     st.synchronous_full = mode == "full";
+                 }},
+                {"integrity_check", [&](const YAML::Node& v, const std::string& k) { st.integrity_check = bool_value(v, k); }},
+                {"max_value_size", [&](const YAML::Node& v, const std::string& k) {
+                     st.max_value_size = size_value(v, k, 1, 64ull * 1024 * 1024);
+                 }},
+                {"max_queued", [&](const YAML::Node& v, const std::string& k) { st.max_queued = uint_value(v, k, 1, 10'000'000); }},
+            });
+        }
+        if (st.path[0] != '/') st.path = default_state_directory() + "/" + st.path;
+    }
+
     void load_modules(const YAML::Node& n, const std::string& key, Config& c) {
         if (n.IsNull()) return;
         if (!n.IsMap()) fail(n, key, "expected a mapping of module name to its settings");
@@ -378,6 +408,14 @@ private:
 };
 
 }  // namespace
+
+std::string default_state_directory() {
+    // systemd passes StateDirectory= as a colon-separated list; the first is ours.
+    const char* env = std::getenv("STATE_DIRECTORY");
+    std::string dir = env && *env ? std::string(env).substr(0, std::string(env).find(':')) : "/var/lib/switchboard";
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    return dir;
+}
 
 Config parse_config(const std::string& yaml_text, const std::string& path) {
     YAML::Node root;

@@ -31,6 +31,25 @@ struct ModuleConfig {
     std::map<std::string, int> config_key_lines;  // line of each key directly under config:
 };
 
+// Durable storage for modules (host API stream_* / kv_*). Off unless the
+// config has a `storage:` section: a server whose modules keep nothing
+// touches no disk.
+struct StorageConfig {
+    bool enabled = false;
+    std::string backend = "sqlite";
+    // The database file, absolute once loaded: a relative `path` is taken
+    // inside the state directory ($STATE_DIRECTORY, as systemd's
+    // StateDirectory= sets it, else /var/lib/switchboard).
+    std::string path;
+    bool synchronous_full = true;  // synchronous: full | normal
+    bool integrity_check = true;   // PRAGMA quick_check at startup
+    uint64_t max_value_size = 1024 * 1024;  // largest stream entry or value
+    uint64_t max_queued = 100000;           // requests waiting before new ones are refused
+};
+
+// The state directory relative storage paths are resolved in.
+std::string default_state_directory();
+
 struct NamespaceConfig {
     std::string name;                  // "/" or "/admin"
     std::vector<std::string> modules;  // module chain, in order
@@ -72,6 +91,8 @@ struct Config {
     std::string modules_path;
     std::vector<ModuleConfig> modules;
     std::vector<NamespaceConfig> namespaces;
+
+    StorageConfig storage;
 };
 
 // A configuration problem, already formatted as "file:line: key: reason".

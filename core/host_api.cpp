@@ -7,6 +7,7 @@
 #include "log.h"
 #include "module_host.h"
 #include "socketio_packet.h"
+#include "storage/storage_api.h"
 
 #include <rapidjson/document.h>
 #include <sys/time.h>
@@ -213,23 +214,8 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
     return SB_OK;
 }
 
-// Storage and HTTP routes need the storage backend and the HTTP API
-// listener; until the server has them configured these report so.
-sb_status api_stream_append(sb_module_ctx*, const char*, const char*, const void*, size_t, sb_append_cb, void*) {
-    return SB_ERR_UNAVAILABLE;
-}
-sb_status api_stream_read(sb_module_ctx*, const char*, const sb_stream_query*, sb_entries_cb, void*) {
-    return SB_ERR_UNAVAILABLE;
-}
-sb_status api_stream_trim(sb_module_ctx*, const char*, uint64_t, uint64_t, sb_done_cb, void*) { return SB_ERR_UNAVAILABLE; }
-sb_status api_kv_get(sb_module_ctx*, const char*, sb_value_cb, void*) { return SB_ERR_UNAVAILABLE; }
-sb_status api_kv_set(sb_module_ctx*, const char*, const void*, size_t, uint64_t, sb_done_cb, void*) {
-    return SB_ERR_UNAVAILABLE;
-}
-sb_status api_kv_delete(sb_module_ctx*, const char*, sb_done_cb, void*) { return SB_ERR_UNAVAILABLE; }
-sb_status api_kv_scan(sb_module_ctx*, const char*, const char*, size_t, sb_kv_entries_cb, void*) {
-    return SB_ERR_UNAVAILABLE;
-}
+// HTTP routes need the HTTP API listener; until the server has it
+// configured these report so.
 sb_status api_http_route(sb_module_ctx*, const char*, const char*) { return SB_ERR_UNAVAILABLE; }
 sb_status api_http_respond(sb_module_ctx*, sb_http_response*, int, const char*, size_t) { return SB_ERR_UNAVAILABLE; }
 
@@ -257,13 +243,13 @@ const sb_host_api kHostApi = {
     .counter_add = api_counter_add,
     .namespace_of = api_namespace_of,
     .emit_to_user = api_emit_to_user,
-    .stream_append = api_stream_append,
-    .stream_read = api_stream_read,
-    .stream_trim = api_stream_trim,
-    .kv_get = api_kv_get,
-    .kv_set = api_kv_set,
-    .kv_delete = api_kv_delete,
-    .kv_scan = api_kv_scan,
+    .stream_append = storage::api_stream_append,
+    .stream_read = storage::api_stream_read,
+    .stream_trim = storage::api_stream_trim,
+    .kv_get = storage::api_kv_get,
+    .kv_set = storage::api_kv_set,
+    .kv_delete = storage::api_kv_delete,
+    .kv_scan = storage::api_kv_scan,
     .http_route = api_http_route,
     .http_respond = api_http_respond,
 };

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "module_host.h"
 #include "server.h"
+#include "storage/storage_service.h"
 
 #include <sys/resource.h>
 #include <uv.h>
@@ -167,9 +168,13 @@ int main(int argc, char** argv) {
         uv_loop_init(&loop);
         int rc = 0;
         try {
+            if (config.storage.enabled) sb::storage::check_storage(config.storage);
             sb::ModuleHost host(&loop, config.modules_path);
             host.load_all(config.modules, config.source_path);
             host.unload_all();
+        } catch (const sb::storage::StorageError& e) {
+            std::fprintf(stderr, "switchboard: storage error: %s\n", e.what());
+            rc = 1;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "switchboard: configuration error: %s\n", e.what());
             rc = 1;

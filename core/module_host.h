@@ -31,6 +31,9 @@ namespace sb {
 class ModuleHost;
 class Hub;
 struct ModuleInstance;
+namespace storage {
+struct StorageService;
+}
 }  // namespace sb
 
 // The opaque handle module.h declares: which module is calling the host.
@@ -73,6 +76,10 @@ struct ModuleInstance {
     // when the module's descriptor predates them.
     int (*on_handshake)(void*, const sb_handshake_info*, sb_error*) = nullptr;
     void (*on_room)(void*, sb_socket_id, const char*, int) = nullptr;
+
+    // Expires with the instance: a storage completion holds a weak reference
+    // and drops the module's callback once the instance is gone.
+    std::shared_ptr<const bool> liveness = std::make_shared<const bool>(true);
 };
 
 // Tells the modules of a namespace chain that a socket joined or left a room.
@@ -109,6 +116,9 @@ public:
 
     void set_hub(Hub* hub) { hub_ = hub; }
     Hub* hub() const { return hub_; }
+    // The storage modules use (nullptr: not configured).
+    void set_storage(storage::StorageService* storage) { storage_ = storage; }
+    storage::StorageService* storage() const { return storage_; }
     void set_modules_dir(std::string dir) { modules_dir_ = std::move(dir); }
     // How a module's request to disconnect a socket reaches the Socket.IO layer.
     std::function<void(sb_socket_id)> disconnect_socket;
@@ -144,6 +154,7 @@ private:
     std::string modules_dir_;
     std::string runtime_dir_;  // private copies of module files
     Hub* hub_ = nullptr;
+    storage::StorageService* storage_ = nullptr;
     std::vector<std::unique_ptr<ModuleInstance>> modules_;
     std::map<std::string, std::weak_ptr<ModuleLibrary>> libraries_;  // by digest
     std::unordered_map<sb_timer_id, Timer*> timers_;

@@ -71,6 +71,8 @@ Server::~Server() {
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
     modules_.unload_all();
+    modules_.set_storage(nullptr);
+    storage_.reset();  // completes what the modules asked for before they went
     if (drain_timer_) {
         uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
         drain_timer_ = nullptr;
@@ -105,6 +107,16 @@ void Server::apply_namespaces() {
 }
 
 void Server::start() {
+    if (config_.storage.enabled) {
+        try {
+            storage_ = storage::open_storage(loop_, config_.storage);
+        } catch (const storage::StorageError& e) {
+            throw StartupError(std::string("storage: ") + e.what());
+        }
+        modules_.set_storage(storage_.get());
+        log::info(kComponent, "storage: " + storage_->backend->describe() +
+                                  (config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
+    }
     modules_.load_all(config_.modules, config_.source_path);
     apply_namespaces();
     engine_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
@@ -162,6 +174,13 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
     if (!std::equal(next.listen.begin(), next.listen.end(), config_.listen.begin(), config_.listen.end(), same_listen))
         need_restart.push_back("listen");
     if (next.pid_file != config_.pid_file) need_restart.push_back("pid_file");
+    auto same_storage = [](const StorageConfig& a, const StorageConfig& b) {
+        return a.enabled == b.enabled && a.backend == b.backend && a.path == b.path &&
+               a.synchronous_full == b.synchronous_full && a.integrity_check == b.integrity_check &&
+               a.max_value_size == b.max_value_size && a.max_queued == b.max_queued;
+    };
+    if (!same_storage(next.storage, config_.storage)) need_restart.push_back("storage");
+    next.storage = config_.storage;
     if (next.healthz_path != config_.healthz_path || next.metrics_path != config_.metrics_path ||
         next.admin_reload_path != config_.admin_reload_path)
         need_restart.push_back("http/admin paths");
@@ -288,6 +307,7 @@ std::string Server::render_metrics() const {
     append_header(out, "switchboard_rooms", "gauge", "Rooms with at least one member, by namespace.");
     for (const auto& ns : hub_->namespaces())
         append_labelled(out, "switchboard_rooms", "namespace=\"" + ns->name + "\"", ns->rooms.room_count());
+    out += storage::render_storage_metrics(storage_.get());
     out += modules_.render_metrics();
     return out;
 }

@@ -11,6 +11,7 @@
 #include "hub.h"
 #include "module_host.h"
 #include "socketio_server.h"
+#include "storage/storage_service.h"
 
 #include <uv.h>
 
@@ -67,6 +68,7 @@ private:
 
     uv_loop_t* loop_;
     Config config_;
+    std::unique_ptr<storage::StorageService> storage_;  // before modules_: they use it until unloaded
     ModuleHost modules_;
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;

@@ -714,3 +714,33 @@ TEST(ConfigErrors, LoadConfigReportsFilePath) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Config, StorageOffUnlessConfigured) {
+    EXPECT_FALSE(parse("namespaces:\n  /: {}\n").storage.enabled);
+}
+
+TEST(Config, StorageDefaultsAndRelativePathInStateDirectory) {
+    setenv("STATE_DIRECTORY", "/var/lib/switchboard-test:/other", 1);
+    Config c = parse("storage: {}\nnamespaces:\n  /: {}\n");
+    EXPECT_TRUE(c.storage.enabled);
+    EXPECT_EQ(c.storage.backend, "sqlite");
+    EXPECT_EQ(c.storage.path, "/var/lib/switchboard-test/switchboard.db");
+    EXPECT_TRUE(c.storage.synchronous_full);
+    c = parse("storage:\n  path: data/chat.db\n  synchronous: normal\n  max_value_size: 64KiB\nnamespaces:\n  /: {}\n");
+    EXPECT_EQ(c.storage.path, "/var/lib/switchboard-test/data/chat.db");
+    EXPECT_FALSE(c.storage.synchronous_full);
+    EXPECT_EQ(c.storage.max_value_size, 65536u);
+    unsetenv("STATE_DIRECTORY");
+    EXPECT_EQ(parse("storage:\n  path: /srv/sb.db\nnamespaces:\n  /: {}\n").storage.path, "/srv/sb.db");
+    EXPECT_EQ(parse("storage: {}\nnamespaces:\n  /: {}\n").storage.path, "/var/lib/switchboard/switchboard.db");
+}
+
+TEST(ConfigErrors, StorageKeys) {
+    expect_error("storage:\n  backend: redis\nnamespaces:\n  /: {}\n", 2, "storage.backend", "unknown backend 'redis'");
+    expect_error("storage:\n  synchronous: off\nnamespaces:\n  /: {}\n", 2, "storage.synchronous", "expected full or normal");
+    expect_error("storage:\n  pathh: x\nnamespaces:\n  /: {}\n", 2, "storage.pathh", "unknown key");
+}
+
+}  // namespace

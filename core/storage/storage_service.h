@@ -1,0 +1,31 @@
+// The storage the host offers to modules: the configured backend plus the
+// limits the host API enforces before a request reaches it. The server owns
+// one; the module host hands it to the storage entries of the host API.
+#pragma once
+
+#include "config.h"
+#include "storage_backend.h"
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+namespace sb::storage {
+
+struct StorageService {
+    std::unique_ptr<StorageBackend> backend;
+    uint64_t max_value_size = 0;
+};
+
+// Opens the backend `config` names. Throws StorageError naming the file and
+// the reason.
+std::unique_ptr<StorageService> open_storage(uv_loop_t* loop, const StorageConfig& config);
+
+// Opens and closes the database once, for `switchboard -t`. Throws StorageError.
+void check_storage(const StorageConfig& config);
+
+// switchboard_storage_* lines for /metrics ("" when storage is off).
+std::string render_storage_metrics(const StorageService* service);
+
+}  // namespace sb::storage
