@@ -182,7 +182,7 @@ public:
         bool listen_seen = false;
         YAML::Node namespaces_node;
         for_each_key(root, "", {
-            {"listen", [&](const YAML::Node& n, const std::string& k) { listen_seen = true; load_listen(n, k, c); }},
+            {"listen", [&](const YAML::Node& n, const std::string& k) { listen_seen = true; load_listen(n, k, c.listen); }},
             {"engineio", [&](const YAML::Node& n, const std::string& k) { load_engineio(n, k, c); }},
             {"socketio", [&](const YAML::Node& n, const std::string& k) {
                  for_each_key(n, k, {{"connect_timeout", [&](const YAML::Node& v, const std::string& kk) {
@@ -249,11 +249,13 @@ public:
                      {"reload_path", [&](const YAML::Node& v, const std::string& kk) { c.admin_reload_path = path_value(v, kk); }},
                  });
              }},
+            {"api", [&](const YAML::Node& n, const std::string& k) { load_api(n, k, c.api); }},
             {"modules", [&](const YAML::Node& n, const std::string& k) { load_modules(n, k, c); }},
             {"namespaces", [&](const YAML::Node& n, const std::string& k) { namespaces_node = n; load_namespaces(n, k, c); }},
             {"storage", [&](const YAML::Node& n, const std::string& k) { load_storage(n, k, c.storage); }},
         });
         if (!listen_seen) c.listen.push_back(ListenConfig{});
+        if (c.api.listen.empty()) c.api.listen.push_back(ListenConfig{"127.0.0.1", 3001, "", ""});
         if (c.ping_timeout_ms == 0) fail(root, "engineio.ping_timeout", "must be greater than 0");
         if (c.namespaces.empty()) fail(root, "namespaces", "at least one namespace must be configured");
         for (const auto& ns : c.namespaces) {
@@ -275,10 +277,12 @@ public:
         return v;
     }
 
-    void load_listen(const YAML::Node& n, const std::string& key, Config& c) {
+    void load_listen(const YAML::Node& n, const std::string& key, std::vector<ListenConfig>& out,
+                     const std::string& default_address = "0.0.0.0") {
         if (!n.IsSequence() || n.size() == 0) fail(n, key, "expected a non-empty list of {address, port}");
         for (size_t i = 0; i < n.size(); ++i) {
             ListenConfig l;
+            l.address = default_address;
             const std::string k = key + "[" + std::to_string(i) + "]";
             for_each_key(n[i], k, {
                 {"address", [&](const YAML::Node& v, const std::string& kk) { l.address = string_value(v, kk); }},
@@ -292,7 +296,71 @@ public:
                          fail(v, kk, "both certificate and key are required for TLS");
                  }},
             });
-            c.listen.push_back(l);
+            out.push_back(l);
+        }
+    }
+
+    void load_api(const YAML::Node& n, const std::string& key, ApiConfig& api) {
+        if (n.IsNull()) return;
+        for_each_key(n, key, {
+            {"listen", [&](const YAML::Node& v, const std::string& k) { load_listen(v, k, api.listen, "127.0.0.1"); }},
+            {"keys", [&](const YAML::Node& v, const std::string& k) { load_api_keys(v, k, api); }},
+            {"max_body", [&](const YAML::Node& v, const std::string& k) { api.max_body = size_value(v, k, 64, 64ull << 20); }},
+            {"max_concurrent", [&](const YAML::Node& v, const std::string& k) { api.max_concurrent = uint_value(v, k, 1, 10000); }},
+            {"request_timeout", [&](const YAML::Node& v, const std::string& k) {
+                 api.request_timeout_ms = duration_value(v, k, 100, 600'000);
+             }},
+            {"rate_limit", [&](const YAML::Node& v, const std::string& k) {
+                 for_each_key(v, k, {
+                     {"per_second", [&](const YAML::Node& x, const std::string& kx) { api.rate_per_second = uint_value(x, kx, 1, 1'000'000); }},
+                     {"burst", [&](const YAML::Node& x, const std::string& kx) { api.rate_burst = uint_value(x, kx, 1, 1'000'000); }},
+                 });
+                 if (api.rate_per_second == 0) fail(v, k + ".per_second", "is required when rate_limit is set");
+                 if (api.rate_burst == 0) api.rate_burst = api.rate_per_second;
+             }},
+        });
+    }
+
+    void load_api_keys(const YAML::Node& n, const std::string& key, ApiConfig& api) {
+        if (!n.IsSequence()) fail(n, key, "expected a list of {name, key | key_file, scopes}");
+        for (size_t i = 0; i < n.size(); ++i) {
+            ApiKeyConfig k;
+            const std::string kk = key + "[" + std::to_string(i) + "]";
+            bool has_secret = false;
+            auto set_secret = [&](const YAML::Node& v, const std::string& kx, std::string secret, const std::string& where) {
+                if (has_secret) fail(v, kx, "give either key or key_file, not both");
+                has_secret = true;
+                if (secret.size() < 16) fail(v, kx, where + "must be at least 16 characters");
+                k.key = std::move(secret);
+            };
+            for_each_key(n[i], kk, {
+                {"name", [&](const YAML::Node& v, const std::string& kx) {
+                     k.name = scalar(v, kx);
+                     if (k.name.empty() || k.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos)
+                         fail(v, kx, "use letters, digits, '_', '.' and '-'");
+                     for (const auto& earlier : api.keys)
+                         if (earlier.name == k.name) fail(v, kx, "duplicate key name '" + k.name + "'");
+                 }},
+                {"key", [&](const YAML::Node& v, const std::string& kx) { set_secret(v, kx, scalar(v, kx), ""); }},
+                {"key_file", [&](const YAML::Node& v, const std::string& kx) {
+                     std::string file = readable_file(v, kx);
+                     std::ifstream in(file);
+                     std::string secret;
+                     std::getline(in, secret);
+                     while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+                     set_secret(v, kx, secret, "the key in '" + file + "' ");
+                 }},
+                {"scopes", [&](const YAML::Node& v, const std::string& kx) {
+                     k.scopes = string_list(v, kx);
+                     for (const auto& s : k.scopes)
+                         if (std::find(api_scopes().begin(), api_scopes().end(), s) == api_scopes().end())
+                             fail(v, kx, "unknown scope '" + s + "' (known scopes: emit, disconnect, read, modules)");
+                     if (k.scopes.empty()) fail(v, kx, "list at least one scope, or leave scopes out for all of them");
+                 }},
+            });
+            if (k.name.empty()) fail(n[i], kk + ".name", "is required");
+            if (!has_secret) fail(n[i], kk + ".key", "is required (or key_file)");
+            api.keys.push_back(std::move(k));
         }
     }
 

@@ -49,6 +49,30 @@ struct StorageConfig {
 
 // The state directory relative storage paths are resolved in.
 std::string default_state_directory();
+// One API key of the HTTP API for backends (see docs/http-api.md).
+struct ApiKeyConfig {
+    std::string name;                 // shown in logs and to modules; never the secret
+    std::string key;                  // the secret itself (from key or key_file)
+    std::vector<std::string> scopes;  // empty: every scope
+};
+
+// The HTTP API listener. Off unless at least one key is configured.
+struct ApiConfig {
+    std::vector<ListenConfig> listen;  // default: 127.0.0.1:3001
+    std::vector<ApiKeyConfig> keys;
+    uint64_t max_body = 1000000;
+    uint64_t max_concurrent = 64;      // requests in flight at once; more are answered 503
+    uint64_t request_timeout_ms = 10000;
+    uint64_t rate_per_second = 0;      // per key; 0: no rate limit
+    uint64_t rate_burst = 0;
+    bool enabled() const { return !keys.empty(); }
+};
+
+// The scopes an API key may hold.
+inline const std::vector<std::string>& api_scopes() {
+    static const std::vector<std::string> scopes = {"emit", "disconnect", "read", "modules"};
+    return scopes;
+}
 
 struct NamespaceConfig {
     std::string name;                  // "/" or "/admin"
@@ -87,6 +111,8 @@ struct Config {
     std::string pid_file;      // written at start, removed at exit; used by -s
     std::string admin_token;   // bearer token for POST /admin/reload; empty: endpoint off
     std::string admin_reload_path = "/admin/reload";
+
+    ApiConfig api;
 
     std::string modules_path;
     std::vector<ModuleConfig> modules;

@@ -3,6 +3,7 @@
 
 #include "engineio_packet.h"
 #include "log.h"
+#include "lws_helpers.h"
 #include "metrics.h"
 #include "random_id.h"
 #include "socketio_packet.h"
@@ -20,16 +21,6 @@ constexpr uint32_t kMaxDiscard = 16 * 1024 * 1024;
 enum class WsiKind : uint8_t { None, PollGet, PollPost, WebSocket };
 
 constexpr const char* kComponent = "engineio";
-
-// Reads one header into a std::string (empty when absent).
-std::string header(lws* wsi, lws_token_indexes token) {
-    int n = lws_hdr_total_length(wsi, token);
-    if (n <= 0) return {};
-    std::string v(static_cast<size_t>(n) + 1, '\0');
-    int got = lws_hdr_copy(wsi, v.data(), n + 1, token);
-    v.resize(got > 0 ? static_cast<size_t>(got) : 0);
-    return v;
-}
 
 // The values we route on, and the rest of the query string as "a=b&c=d"
 // (what modules see: EIO, transport, sid and the cache buster t are ours).
@@ -156,7 +147,7 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
     s->sid = random_id();
     s->transport = transport;
     s->remote_address = peer_address(wsi);
-    std::string authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (!query.empty() || !authorization.empty())
         s->extras.reset(new EngineSession::HandshakeExtras{std::string(query), std::move(authorization)});
     s->heartbeat.owner = s;
@@ -250,7 +241,7 @@ void EngineServer::on_heartbeat(DeadlineEntry& e) {
 
 std::string EngineServer::cors_origin_for(lws* wsi) const {
     if (config_.cors_origins.empty()) return {};
-    std::string origin = header(wsi, WSI_TOKEN_ORIGIN);
+    std::string origin = read_header(wsi, WSI_TOKEN_ORIGIN);
     for (const auto& allowed : config_.cors_origins) {
         if (allowed == "*") {
             // With credentials a browser refuses "*", so reflect the origin.
@@ -312,7 +303,7 @@ int EngineServer::refuse_new_session(lws* wsi, WsiData* d, const std::string& qu
     }
     if (admit) {
         const std::string remote = peer_address(wsi);
-        const std::string authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        const std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
         sb_handshake_info info{sizeof(sb_handshake_info), remote.c_str(), transport, query.c_str(), authorization.c_str()};
         std::string message;
         if (int status = admit(info, message)) {
@@ -373,13 +364,13 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
             if (r.path != path) continue;
             if ((r.method == "GET" && !is_get) || (r.method == "POST" && !is_post))
                 return respond(wsi, d, 405, "application/json", "{\"code\":405,\"message\":\"Method not allowed\"}");
-            std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+            std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
             if (is_post && !content_length.empty() && content_length != "0") {
                 respond(wsi, d, 400, "application/json", "{\"code\":400,\"message\":\"No request body expected\"}");
                 return -1;
             }
             int status = 200;
-            std::string body = r.handle(header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), status);
+            std::string body = r.handle(read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), status);
             return respond(wsi, d, status, r.content_type, body);
         }
         return respond(wsi, d, 404, "application/json", "{\"code\":404,\"message\":\"Not found\"}");
@@ -400,7 +391,7 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
             if (add("access-control-allow-origin:", *d->cors_origin)) return -1;
             if (config_.cors_credentials && add("access-control-allow-credentials:", "true")) return -1;
             if (add("access-control-allow-methods:", "GET,HEAD,PUT,PATCH,POST,DELETE")) return -1;
-            std::string req_headers = header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS);
+            std::string req_headers = read_header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS);
             if (!req_headers.empty() && add("access-control-allow-headers:", req_headers)) return -1;
             if (add("vary:", "Origin, Access-Control-Request-Headers")) return -1;
         }
@@ -463,7 +454,7 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
             close(s, "transport error");
             return rc;
         }
-        std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+        std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
         s.post_in_flight = true;
         d->kind = WsiKind::PollPost;
         d->session = nullptr;  // looked up again by sid when the body is complete
@@ -589,14 +580,14 @@ void EngineServer::on_http_closed(lws* wsi, WsiData* d) {
 }
 
 int EngineServer::on_ws_filter(lws* wsi, WsiData* d) {
-    std::string uri = header(wsi, WSI_TOKEN_GET_URI);
+    std::string uri = read_header(wsi, WSI_TOKEN_GET_URI);
     std::string_view eio_path = config_.engineio_path;
     d->cors_origin = nullptr;
     if (uri != eio_path && uri != eio_path.substr(0, eio_path.size() - 1)) {
         return respond(wsi, d, 404, "application/json", "{\"code\":404,\"message\":\"Not found\"}") , -1;
     }
     // RFC 6455: the key is 16 random bytes in base64; lws does not check it.
-    std::string key = header(wsi, WSI_TOKEN_KEY);
+    std::string key = read_header(wsi, WSI_TOKEN_KEY);
     auto raw_key = eio::base64_decode(key);
     if (!raw_key || raw_key->size() != 16) return refuse(wsi, d, 3, "Bad request"), -1;
     Query q = read_query(wsi);

@@ -3,6 +3,7 @@
 // Every entry resolves the module's opaque ids through the hub and validates
 // what the module passes, so a buggy module gets an error code back instead
 // of corrupting a connection or crashing the server.
+#include "http_api.h"
 #include "hub.h"
 #include "log.h"
 #include "module_host.h"
@@ -214,10 +215,15 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
     return SB_OK;
 }
 
-// HTTP routes need the HTTP API listener; until the server has it
-// configured these report so.
-sb_status api_http_route(sb_module_ctx*, const char*, const char*) { return SB_ERR_UNAVAILABLE; }
-sb_status api_http_respond(sb_module_ctx*, sb_http_response*, int, const char*, size_t) { return SB_ERR_UNAVAILABLE; }
+sb_status api_http_route(sb_module_ctx* ctx, const char* method, const char* path) {
+    HttpApi* api = ctx->host->http_api;
+    return api ? api->add_module_route(*ctx->instance, method, path) : SB_ERR_UNAVAILABLE;
+}
+sb_status api_http_respond(sb_module_ctx* ctx, sb_http_response* response, int status, const char* json_body,
+                           size_t json_body_len) {
+    HttpApi* api = ctx->host->http_api;
+    return api ? api->respond(*ctx->instance, response, status, json_body, json_body_len) : SB_ERR_UNAVAILABLE;
+}
 
 const sb_host_api kHostApi = {
     .struct_size = sizeof(sb_host_api),

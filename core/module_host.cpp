@@ -1,6 +1,8 @@
 // The module host (see module_host.h).
 #include "module_host.h"
 
+#include "http_api.h"
+
 #include "log.h"
 #include "metrics.h"
 
@@ -220,6 +222,7 @@ std::unique_ptr<ModuleInstance> ModuleHost::instantiate(const ModuleConfig& mc, 
     m->descriptor = d;
     m->on_handshake = SB_DESCRIPTOR_FIELD(d, on_handshake);
     m->on_room = SB_DESCRIPTOR_FIELD(d, on_room);
+    m->on_http = SB_DESCRIPTOR_FIELD(d, on_http);
     m->ctx = sb_module_ctx{this, m.get()};
     ErrorBuffer err;
     void* state = nullptr;
@@ -247,6 +250,7 @@ void ModuleHost::load_all(const std::vector<ModuleConfig>& configs, const std::s
 
 void ModuleHost::destroy(std::unique_ptr<ModuleInstance> m) {
     stop_timers_of(*m);
+    if (http_api) http_api->forget_instance(*m);
     if (m->descriptor && m->descriptor->destroy && m->state) m->descriptor->destroy(m->state);
     m->state = nullptr;
     // Dropping the last reference to the library unloads it (ModuleLibrary).

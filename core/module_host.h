@@ -30,6 +30,7 @@
 namespace sb {
 class ModuleHost;
 class Hub;
+class HttpApi;
 struct ModuleInstance;
 namespace storage {
 struct StorageService;
@@ -80,6 +81,7 @@ struct ModuleInstance {
     // Expires with the instance: a storage completion holds a weak reference
     // and drops the module's callback once the instance is gone.
     std::shared_ptr<const bool> liveness = std::make_shared<const bool>(true);
+    void (*on_http)(void*, const sb_http_request*, sb_http_response*) = nullptr;
 };
 
 // Tells the modules of a namespace chain that a socket joined or left a room.
@@ -120,6 +122,9 @@ public:
     void set_storage(storage::StorageService* storage) { storage_ = storage; }
     storage::StorageService* storage() const { return storage_; }
     void set_modules_dir(std::string dir) { modules_dir_ = std::move(dir); }
+    // The HTTP API (null when it is off): module routes live there, and an
+    // instance going away takes its routes and unanswered requests with it.
+    HttpApi* http_api = nullptr;
     // How a module's request to disconnect a socket reaches the Socket.IO layer.
     std::function<void(sb_socket_id)> disconnect_socket;
 

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include "log.h"
+#include "lws_helpers.h"
 #include "metrics.h"
 
 #include "socketio_packet.h"
@@ -59,6 +60,11 @@ Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override
     engine_->admit = [this](const sb_handshake_info& info, std::string& message) { return modules_.admit(info, message); };
     modules_.set_hub(hub_.get());
     started_ms_ = uv_now(loop_);
+    if (config_.api.enabled()) {
+        http_api_ = std::make_unique<HttpApi>(loop_, config_, *hub_, modules_);
+        http_api_->set_started(started_ms_);
+        modules_.http_api = http_api_.get();
+    }
 }
 
 void Server::resolve_modules_path(Config& config) const {
@@ -73,6 +79,7 @@ Server::~Server() {
     modules_.unload_all();
     modules_.set_storage(nullptr);
     storage_.reset();  // completes what the modules asked for before they went
+    modules_.http_api = nullptr;
     if (drain_timer_) {
         uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
         drain_timer_ = nullptr;
@@ -181,6 +188,12 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
     };
     if (!same_storage(next.storage, config_.storage)) need_restart.push_back("storage");
     next.storage = config_.storage;
+    if (next.api.enabled() != config_.api.enabled() ||
+        !std::equal(next.api.listen.begin(), next.api.listen.end(), config_.api.listen.begin(), config_.api.listen.end(),
+                    same_listen))
+        need_restart.push_back("api.listen (or turning the API on or off)");
+    if (next.api.enabled() != config_.api.enabled()) next.api.keys = config_.api.keys;
+    next.api.listen = config_.api.listen;
     if (next.healthz_path != config_.healthz_path || next.metrics_path != config_.metrics_path ||
         next.admin_reload_path != config_.admin_reload_path)
         need_restart.push_back("http/admin paths");
@@ -247,6 +260,7 @@ void Server::create_listeners() {
 
     bool tls = false;
     for (const auto& l : config_.listen) tls = tls || !l.tls_certificate.empty();
+    for (const auto& l : config_.api.listen) tls = tls || (http_api_ && !l.tls_certificate.empty());
 
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
@@ -266,29 +280,13 @@ void Server::create_listeners() {
     for (const auto& l : config_.listen) {
         lws_context_creation_info vi;
         std::memset(&vi, 0, sizeof vi);
-        const bool any = l.address.empty() || l.address == "0.0.0.0" || l.address == "::" || l.address == "*";
-        const bool v6 = l.address.find(':') != std::string::npos;
-        vi.port = l.port;
-        vi.iface = any ? nullptr : l.address.c_str();
         vi.protocols = protocols;
         vi.vhost_name = "switchboard";
         vi.retry_and_idle_policy = &kNoTransportIdlePolicy;
-        if (!v6) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-        if (!l.tls_certificate.empty()) {
-            vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-            vi.ssl_cert_filepath = l.tls_certificate.c_str();
-            vi.ssl_private_key_filepath = l.tls_key.c_str();
-        }
-        lws_vhost* vh = lws_create_vhost(context_, &vi);
-        if (!vh)
-            throw StartupError("cannot listen on " + l.address + ":" + std::to_string(l.port) +
-                               " (address in use, not local, or permission denied" +
-                               (l.tls_certificate.empty() ? std::string(")") : std::string(", or a bad certificate/key)")));
-        int port = lws_get_vhost_listen_port(vh);
-        log::info(kComponent, std::string("listening on ") + (l.tls_certificate.empty() ? "http" : "https") + "://" +
-                                  (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(port) +
-                                  config_.engineio_path);
+        log::info(kComponent, "listening on " + create_listening_vhost(context_, l, vi, "") + config_.engineio_path);
     }
+    if (http_api_) http_api_->listen(context_);
+    else log::info(kComponent, "HTTP API off: no api.keys configured");
 }
 
 std::string Server::render_health() const {

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "engineio_server.h"
+#include "http_api.h"
 #include "hub.h"
 #include "module_host.h"
 #include "socketio_server.h"
@@ -73,6 +74,7 @@ private:
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;
     std::unique_ptr<Hub> hub_;
+    std::unique_ptr<HttpApi> http_api_;  // null when no API key is configured
     lws_context* context_ = nullptr;
     uv_timer_t* drain_timer_ = nullptr;
     bool shutting_down_ = false;

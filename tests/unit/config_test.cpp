@@ -713,6 +713,59 @@ TEST(ConfigErrors, LoadConfigReportsFilePath) {
     }
 }
 
+// --- api ------------------------------------------------------------------------
+
+TEST(ConfigApi, OffWithoutKeysAndLocalByDefault) {
+    Config c = parse("namespaces:\n  /:\n");
+    EXPECT_FALSE(c.api.enabled());
+    ASSERT_EQ(c.api.listen.size(), 1u);
+    EXPECT_EQ(c.api.listen[0].address, "127.0.0.1");
+    EXPECT_EQ(c.api.listen[0].port, 3001);
+}
+
+TEST(ConfigApi, KeysScopesAndLimits) {
+    TempFile f;
+    {
+        std::ofstream out(f.path());
+        out << "from-a-file-0123456789 \n";
+    }
+    Config c = parse("api:\n"
+                     "  listen: [{port: 4001}]\n"
+                     "  keys:\n"
+                     "    - {name: orders, key: orders-key-0123456789, scopes: [emit, read]}\n"
+                     "    - {name: ops, key_file: " + f.path() + "}\n"
+                     "  max_body: 64KB\n"
+                     "  max_concurrent: 8\n"
+                     "  request_timeout: 3s\n"
+                     "  rate_limit: {per_second: 5}\n"
+                     "namespaces:\n  /:\n");
+    EXPECT_TRUE(c.api.enabled());
+    EXPECT_EQ(c.api.listen[0].address, "127.0.0.1");
+    EXPECT_EQ(c.api.listen[0].port, 4001);
+    ASSERT_EQ(c.api.keys.size(), 2u);
+    EXPECT_EQ(c.api.keys[0].scopes, (std::vector<std::string>{"emit", "read"}));
+    EXPECT_EQ(c.api.keys[1].key, "from-a-file-0123456789");
+    EXPECT_TRUE(c.api.keys[1].scopes.empty());
+    EXPECT_EQ(c.api.max_body, 64000u);
+    EXPECT_EQ(c.api.max_concurrent, 8u);
+    EXPECT_EQ(c.api.request_timeout_ms, 3000u);
+    EXPECT_EQ(c.api.rate_per_second, 5u);
+    EXPECT_EQ(c.api.rate_burst, 5u);
+}
+
+TEST(ConfigApi, Errors) {
+    expect_error("api:\n  keys:\n    - {name: a, key: short}\nnamespaces:\n  /:\n", 3, "api.keys[0].key", "at least 16 characters");
+    expect_error("api:\n  keys:\n    - {name: a, key: orders-key-0123456789, key_file: /etc/passwd}\nnamespaces:\n  /:\n", 3,
+                 "api.keys[0].key_file", "either key or key_file");
+    expect_error("api:\n  keys:\n    - {name: 'a b', key: orders-key-0123456789}\nnamespaces:\n  /:\n", 3, "api.keys[0].name",
+                 "letters, digits");
+    expect_error("api:\n  keys:\n    - {name: a, key: orders-key-0123456789, scopes: []}\nnamespaces:\n  /:\n", 3,
+                 "api.keys[0].scopes", "at least one scope");
+    expect_error("api:\n  max_concurrent: 0\nnamespaces:\n  /:\n", 2, "api.max_concurrent", "between 1 and 10000");
+    expect_error("api:\n  request_timeout: soon\nnamespaces:\n  /:\n", 2, "api.request_timeout", "expected a duration");
+    expect_error("api:\n  keys: {name: a}\nnamespaces:\n  /:\n", 2, "api.keys", "expected a list");
+}
+
 }  // namespace
 
 namespace {
