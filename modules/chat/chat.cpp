@@ -160,8 +160,8 @@ private:
         const std::string stream = stream_of(ev.namespace_name, h.room);
         // Forward from `after`, else backward from `before` (or the newest);
         // one more than asked tells whether there is more.
-        const bool forward = h.after != 0;
-        const sb_stream_query query{sizeof(sb_stream_query), h.after, h.before, h.limit + 1, forward ? 0 : 1};
+        const bool forward = h.after.has_value();
+        const sb_stream_query query{sizeof(sb_stream_query), h.after.value_or(0), h.before, h.limit + 1, forward ? 0 : 1};
         const int64_t ack_id = ev.ack_id;
         const uint64_t oldest_ts = settings_.retention_age_ms ? host_.now_ms() - std::min(host_.now_ms(), settings_.retention_age_ms) : 0;
         to_trim_.insert(stream);

@@ -106,8 +106,11 @@ HistoryRequest parse_history(const sb_event& event, const Settings& settings) {
     HistoryRequest out;
     out.room = room_of(event, request);
     out.before = id_field(event, request, "before");
-    out.after = id_field(event, request, "after");
-    if (out.before && out.after && out.before <= out.after + 1)
+    if (auto after = request.FindMember("after"); after != request.MemberEnd() && !after->value.IsNull()) {
+        if (!after->value.IsUint64()) invalid(event, "after is not a message id (an integer, 0 for the start)");
+        out.after = after->value.GetUint64();
+    }
+    if (out.before && out.after && out.before <= *out.after + 1)
         invalid(event, "before must be greater than after + 1 (nothing lies between them)");
     out.limit = settings.default_page;
     auto limit = request.FindMember("limit");

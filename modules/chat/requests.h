@@ -25,8 +25,8 @@ struct MessageRequest {
 
 struct HistoryRequest {
     std::string room;
-    uint64_t before = 0;  // 0: none
-    uint64_t after = 0;   // 0: none
+    uint64_t before = 0;                // 0: none
+    std::optional<uint64_t> after;      // present: page forward from it (0: from the start)
     size_t limit = 0;
 };
 
