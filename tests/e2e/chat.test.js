@@ -128,7 +128,7 @@ if (IS_SWITCHBOARD) {
     await server.stop();
   });
 
-  test('chat: non-members and anonymous sockets are refused; nothing is stored', { timeout: 60000 }, async () => {
+  test('chat: non-members are refused (messages and history); nothing is stored', { timeout: 60000 }, async () => {
     const server = await startCollabServer();
     const alice = await member(server, 'alice');
     const mallory = await connectAs(server, { sub: 'mallory' });
