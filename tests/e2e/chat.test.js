@@ -9,7 +9,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { IS_SWITCHBOARD } = require('./lib/server');
 const { connectAs, answer } = require('./lib/auth');
-const { startCollabServer, restart } = require('./lib/collab');
+const { startCollabServer, restart, databasePath } = require('./lib/collab');
 
 const ROOM = 'chat:general';
 
@@ -176,6 +176,18 @@ if (IS_SWITCHBOARD) {
     const [error] = await alice.inbox.take('error');
     assert.equal(error.code, 'INVALID');
     assert.equal(error.event, 'chat:message');
+    await server.stop();
+  });
+
+  test('chat: a message storage refuses (over storage.max_value_size) is answered INVALID and not broadcast', { timeout: 60000 }, async () => {
+    const server = await startCollabServer({ config: { storage: { path: databasePath(), max_value_size: 300 } } });
+    const alice = await member(server, 'alice');
+    const bob = await member(server, 'bob');
+    await refused(alice, 'chat:message', { room: ROOM, text: 'x'.repeat(400), clientId: 'big' }, 'INVALID', /too large to store/);
+    const small = await sent(alice, 'fits', 'small');
+    const [first] = await bob.inbox.take('chat:message');
+    assert.equal(first.id, small.id, 'the refused message was never broadcast');
+    assert.deepEqual((await history(bob, {})).messages.map((m) => m.text), ['fits']);
     await server.stop();
   });
 
