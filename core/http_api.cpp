@@ -10,6 +10,7 @@
 #include "hub.h"
 #include "log.h"
 #include "lws_helpers.h"
+#include "metrics.h"
 #include "module_host.h"
 #include "socketio_packet.h"
 
@@ -401,6 +402,7 @@ int HttpApi::on_writeable(lws* wsi, Request*& slot) {
 
 int HttpApi::write_answer(lws* wsi, Request*& slot, const ApiAnswer& answer) {
     release(slot);
+    answers_by_status_[answer.status]++;
     unsigned char headers[LWS_PRE + 1024];
     unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
     if (lws_add_http_common_headers(wsi, static_cast<unsigned>(answer.status), "application/json", answer.body.size(), &p, end))
@@ -480,6 +482,13 @@ void HttpApi::forget_instance(const ModuleInstance& m) {
         auto it = pending_.find(id);
         if (it != pending_.end()) it->second.instance = nullptr;  // a later respond from anyone is refused
     }
+}
+
+void HttpApi::render_metrics(std::string& out) const {
+    append_header(out, "switchboard_api_responses_total", "counter", "HTTP API answers by status.");
+    for (const auto& [status, n] : answers_by_status_)
+        append_labelled(out, "switchboard_api_responses_total", "status=\"" + std::to_string(status) + "\"", n);
+    append_metric(out, "switchboard_api_requests_in_flight", "gauge", "HTTP API requests being read or answered.", in_flight_);
 }
 
 void HttpApi::sweep() {

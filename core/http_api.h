@@ -71,6 +71,9 @@ public:
     // unanswered requests get 503.
     void forget_instance(const ModuleInstance& m);
 
+    // Prometheus lines: answers by status, requests in flight.
+    void render_metrics(std::string& out) const;
+
     static constexpr size_t kPerConnectionDataSize = sizeof(void*);
 
 private:
@@ -118,6 +121,7 @@ private:
     std::map<uint64_t, Pending> pending_;  // by id: ids grow, so the oldest come first
     uint64_t next_pending_id_ = 1;
     size_t in_flight_ = 0;
+    std::map<int, uint64_t> answers_by_status_;
     std::unordered_map<std::string, Bucket> buckets_;
     uv_timer_t* sweep_timer_ = nullptr;
 };

@@ -306,6 +306,7 @@ std::string Server::render_metrics() const {
     for (const auto& ns : hub_->namespaces())
         append_labelled(out, "switchboard_rooms", "namespace=\"" + ns->name + "\"", ns->rooms.room_count());
     out += storage::render_storage_metrics(storage_.get());
+    if (http_api_) http_api_->render_metrics(out);
     out += modules_.render_metrics();
     return out;
 }

@@ -106,6 +106,9 @@ if (IS_SWITCHBOARD) {
         /scheme must be Bearer/);
       expectError(await api(server, 'GET', '/api/v1/stats', { key: `${KEY}x` }), 401, 'UNAUTHORIZED', /unknown API key/);
       expectError(await api(server, 'GET', '/api/v1/stats', { key: KEY.slice(0, -1) }), 401, 'UNAUTHORIZED', /unknown API key/);
+      const metrics = (await c.request(server, { path: '/metrics' })).body;
+      assert.match(metrics, /^switchboard_api_responses_total\{status="401"\} [1-9]\d*$/m, 'refusals are counted');
+      assert.match(metrics, /^switchboard_api_requests_in_flight 0$/m);
       // an unknown route says nothing to someone without a key
       expectError(await api(server, 'GET', '/api/v9/nothing', { key: 'wrong-key' }), 401, 'UNAUTHORIZED');
       // a refused request with a body still gets its answer
