@@ -2,7 +2,7 @@
 // before anything is promised, delivered live to every socket of the user,
 // and waiting with an unread count when the user comes back.
 //
-//   POST <route> {userId | userIds, type, data?}   (HTTP API, scope modules)
+//   POST <route> {userId | userIds, type, data?, idempotencyKey?}   (HTTP API, scope modules)
 //        stored in each user's stream, then `notification:new` to every
 //        socket of each user; answered 201 with the ids once all are durable
 //   GET <route>?userId=&before=&limit=&unreadOnly=  a user's notifications
@@ -322,13 +322,14 @@ private:
         };
         for (size_t i = 0; i < request.users.size(); ++i) {
             const std::string& user = request.users[i];
-            const sb_status queued =
-                storage_.append(stream_of(user), nullptr, record, [this, i, user, settle](sb_status s, const sb_stream_entry* e, bool) {
+            const std::string* key = request.idempotency_key ? &*request.idempotency_key : nullptr;
+            const sb_status queued = storage_.append(
+                stream_of(user), key, record, [this, i, user, settle](sb_status s, const sb_stream_entry* e, bool duplicate) {
                     if (s != SB_OK || !e) {
                         host_.log(SB_LOG_ERROR, "storing a notification failed (status " + std::to_string(s) + ")");
                         return settle(i, user, nullptr);
                     }
-                    deliver(user, *e);
+                    if (!duplicate) deliver(user, *e);  // a retry: delivered when first stored
                     settle(i, user, e);
                 });
             if (queued != SB_OK) settle(i, user, nullptr);

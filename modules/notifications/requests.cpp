@@ -117,8 +117,9 @@ CreateRequest parse_create(std::string_view body, const Settings& settings) {
         throw BadRequest("the body must be a JSON object {userId | userIds, type, data?}");
     for (const auto& m : d.GetObject()) {
         const std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (name != "userId" && name != "userIds" && name != "type" && name != "data")
-            throw BadRequest("unknown field '" + std::string(name.substr(0, 64)) + "' (expected userId | userIds, type, data)");
+        if (name != "userId" && name != "userIds" && name != "type" && name != "data" && name != "idempotencyKey")
+            throw BadRequest("unknown field '" + std::string(name.substr(0, 64)) +
+                             "' (expected userId | userIds, type, data, idempotencyKey)");
     }
     CreateRequest r;
     const bool one = d.HasMember("userId"), many = d.HasMember("userIds");
@@ -150,6 +151,12 @@ CreateRequest parse_create(std::string_view body, const Settings& settings) {
             throw BadRequest("data: " + std::to_string(buf.GetSize()) + " bytes as JSON, at most " +
                              std::to_string(settings.max_data_bytes) + " are allowed");
         r.data_json.assign(buf.GetString(), buf.GetSize());
+    }
+    if (auto it = d.FindMember("idempotencyKey"); it != d.MemberEnd()) {
+        if (!it->value.IsString() || it->value.GetStringLength() == 0 ||
+            it->value.GetStringLength() > kMaxIdempotencyKeyBytes)
+            throw BadRequest("idempotencyKey: expected a string of 1 to " + std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
+        r.idempotency_key = std::string(it->value.GetString(), it->value.GetStringLength());
     }
     return r;
 }

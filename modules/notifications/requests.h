@@ -11,6 +11,7 @@
 #include <switchboard/module.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,11 +33,15 @@ struct ListRequest {
     bool unread_only = false;
 };
 
-// POST <route>: {userId | userIds, type, data?}
+// Longest idempotencyKey, in bytes.
+constexpr size_t kMaxIdempotencyKeyBytes = 200;
+
+// POST <route>: {userId | userIds, type, data?, idempotencyKey?}
 struct CreateRequest {
     std::vector<std::string> users;  // distinct, in the order given
     std::string type;
     std::string data_json = "null";
+    std::optional<std::string> idempotency_key;  // per user: a retry with it stores nothing new
 };
 
 // GET <route>?userId=...&before=&limit=&unreadOnly=

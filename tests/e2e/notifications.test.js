@@ -110,6 +110,22 @@ if (IS_SWITCHBOARD) {
     await server.stop();
   });
 
+  test('notifications API: a retry with the same idempotencyKey stores and delivers nothing new', { timeout: 60000 }, async () => {
+    const server = await startCollabServer();
+    const live = await tab(server, 'lou');
+    const body = { userIds: ['lou', 'max'], type: 'invoice', data: { n: 1 }, idempotencyKey: 'invoice-1' };
+    const first = await notify(server, body);
+    const again = await notify(server, body);
+    assert.deepEqual(again, first, 'the retry is answered with the original ids');
+    await live.socket.inbox.take('notification:new');
+    const other = await notify(server, { ...body, idempotencyKey: 'invoice-2' });
+    const [next] = await live.socket.inbox.take('notification:new');
+    assert.equal(next.id, other[0].id, 'the retry was not delivered again');
+    assert.equal((await tab(server, 'lou')).unread, 2);
+    assert.equal((await tab(server, 'max')).unread, 2);
+    await server.stop();
+  });
+
   test('notifications: paging with before and limit, for clients and for the backend', { timeout: 90000 }, async () => {
     const server = await startCollabServer({ notifications: { default_page: 3, max_page: 5 } });
     const ids = [];
@@ -162,6 +178,7 @@ if (IS_SWITCHBOARD) {
       [{ userId: 'a', type: 'much-too-long' }, /type: longer than 8 bytes/],
       [{ userId: 'a', type: 't', data: { big: 'x'.repeat(30) } }, /data: \d+ bytes as JSON, at most 20 are allowed/],
       [{ userId: 'a', type: 't', extra: 1 }, /unknown field 'extra'/],
+      [{ userId: 'a', type: 't', idempotencyKey: '' }, /idempotencyKey: expected a string of 1 to 200 bytes/],
     ];
     for (const [body, pattern] of cases) expectError(await api(server, 'POST', ROUTE, { body }), 400, 'INVALID', pattern);
     expectError(await api(server, 'GET', ROUTE), 400, 'INVALID', /userId: is required/);
