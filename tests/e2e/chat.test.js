@@ -8,7 +8,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { IS_SWITCHBOARD } = require('./lib/server');
-const { connectAs, answer } = require('./lib/auth');
+const { ADMIN_TOKEN, connectAs, answer, reload } = require('./lib/auth');
 const { startCollabServer, restart, databasePath } = require('./lib/collab');
 
 const ROOM = 'chat:general';
@@ -246,6 +246,21 @@ if (IS_SWITCHBOARD) {
       res = await history(alice, { limit: 10 });
     } while (res.messages.length > 3 && Date.now() < deadline);
     assert.deepEqual(res.messages.map((m) => m.id), ids.slice(3));
+    await server.stop();
+  });
+
+  test('chat: a reload with new settings keeps the history and applies the new limits', { timeout: 90000 }, async () => {
+    const server = await startCollabServer({ config: { admin: { token: ADMIN_TOKEN } } });
+    const alice = await member(server, 'alice');
+    const before = await sent(alice, 'before the reload', 'rl-1');
+    const res = await reload(server, { modules: { chat: { config: { max_length: 5 } } } });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    await refused(alice, 'chat:message', { room: ROOM, text: 'too long now' }, 'INVALID', /at most 5 are allowed/);
+    const after = await sent(alice, 'short', 'rl-2');
+    assert.ok(after.id > before.id);
+    assert.deepEqual(await sent(alice, 'short', 'rl-2'), after, 'idempotency holds across the reload');
+    const { messages } = await history(alice, {});
+    assert.deepEqual(messages.map((m) => m.id), [before.id, after.id]);
     await server.stop();
   });
 

@@ -9,7 +9,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { IS_SWITCHBOARD } = require('./lib/server');
-const { connectAs, answer } = require('./lib/auth');
+const { ADMIN_TOKEN, connectAs, answer, reload } = require('./lib/auth');
 const { startCollabServer, restart, api } = require('./lib/collab');
 
 const ROUTE = '/api/v1/notifications';
@@ -197,6 +197,21 @@ if (IS_SWITCHBOARD) {
       assert.equal(res.error.code, 'INVALID');
       assert.match(res.error.message, pattern);
     }
+    await server.stop();
+  });
+
+  test('notifications: after a reload the route is served and sockets connected before it keep working', { timeout: 90000 }, async () => {
+    const server = await startCollabServer({ config: { admin: { token: ADMIN_TOKEN } } });
+    const { socket } = await tab(server, 'noa');
+    const [old] = await notify(server, { userId: 'noa', type: 'before' });
+    const res = await reload(server, { modules: { notifications: { config: { max_type_length: 6 } } } });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    expectError(await api(server, 'POST', ROUTE, { body: { userId: 'noa', type: 'too-long' } }), 400, 'INVALID', /type: longer than 6 bytes/);
+    const [fresh] = await notify(server, { userId: 'noa', type: 'after' });
+    const [live] = await socket.inbox.take('notification:new', { filter: (n) => n.id === fresh.id });
+    assert.equal(live.type, 'after');
+    assert.deepEqual(await ok(socket, 'notification:mark_read', { ids: [old.id] }), { ok: true, ids: [old.id], unread: 1 });
+    assert.equal((await tab(server, 'noa')).unread, 1);
     await server.stop();
   });
 
