@@ -26,6 +26,10 @@ SqliteBackend::SqliteBackend(uv_loop_t* loop, const SqliteOptions& options, size
     results_signal_->data = this;
     uv_idle_init(loop, handover_);
     handover_->data = this;
+    // Neither keeps the loop running: at shutdown the destructor hands over
+    // and finishes whatever is left.
+    uv_unref(reinterpret_cast<uv_handle_t*>(results_signal_));
+    uv_unref(reinterpret_cast<uv_handle_t*>(handover_));
     thread_ = std::thread([this] { storage_thread(); });
 }
 

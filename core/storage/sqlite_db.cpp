@@ -1,6 +1,8 @@
 // RAII wrappers over the SQLite C API (see sqlite_db.h).
 #include "sqlite_db.h"
 
+#include <cctype>
+#include <cstdio>
 #include <limits>
 #include <utility>
 
@@ -9,6 +11,22 @@ namespace {
 
 [[noreturn]] void fail(sqlite3* db, int rc) {
     throw SqliteFailure(rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+// file:<path>?immutable=1 — SQLite then takes no locks and creates no -wal
+// or -shm file. Every byte that could end or alter the path is escaped.
+std::string immutable_uri(const std::string& path) {
+    std::string uri = "file:";
+    for (unsigned char ch : path) {
+        if (std::isalnum(ch) || ch == '/' || ch == '.' || ch == '_' || ch == '-') {
+            uri += static_cast<char>(ch);
+        } else {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", ch);
+            uri += hex;
+        }
+    }
+    return uri + "?immutable=1";
 }
 
 }  // namespace
@@ -92,8 +110,10 @@ std::string SqliteStatement::column_bytes(int index) const {
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
-SqliteConnection::SqliteConnection(const std::string& path) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+SqliteConnection::SqliteConnection(const std::string& path, bool inspect_only) {
+    int rc = inspect_only ? sqlite3_open_v2(immutable_uri(path).c_str(), &db_,
+                                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr)
+                          : sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
         sqlite3_close(db_);

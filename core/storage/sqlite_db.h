@@ -56,8 +56,10 @@ private:
 
 class SqliteConnection {
 public:
-    // Opens (creating if absent) the database file for reading and writing.
-    explicit SqliteConnection(const std::string& path);
+    // Opens (creating if absent) the database file for reading and writing;
+    // with `inspect_only`, opens an existing file read-only without touching
+    // it or creating its WAL files (the file is assumed not to change).
+    explicit SqliteConnection(const std::string& path, bool inspect_only = false);
     ~SqliteConnection();
     SqliteConnection(const SqliteConnection&) = delete;
     SqliteConnection& operator=(const SqliteConnection&) = delete;

@@ -56,13 +56,15 @@ size_t effective_limit(size_t limit) { return limit == 0 || limit > kMaxRows ? k
 
 // Checks the directory and file with the operating system first: its
 // reasons ("Permission denied", "Not a directory") are clearer than
-// SQLite's "unable to open database file".
-void check_location(const std::string& path) {
+// SQLite's "unable to open database file". A missing directory is created
+// unless `inspect_only`.
+void check_location(const std::string& path, bool inspect_only) {
     namespace fs = std::filesystem;
     const fs::path file(path);
     const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::exists(dir, ec)) {
+        if (inspect_only) return;
         fs::create_directories(dir, ec);
         if (ec) throw StorageError(path + ": cannot create the directory " + dir.string() + ": " + ec.message());
     }
@@ -77,7 +79,44 @@ void check_location(const std::string& path) {
     }
 }
 
+// Refuses files that are not ours or are newer than this code.
+void check_identity(SqliteConnection& db, const std::string& path) {
+    const std::string tables = db.query_text("SELECT count(*) FROM sqlite_master");
+    const int app_id = std::stoi(db.query_text("PRAGMA application_id"));
+    const int version = std::stoi(db.query_text("PRAGMA user_version"));
+    if (app_id != 0 && app_id != kApplicationId)
+        throw StorageError(path + ": not a Switchboard database (an SQLite file of another application)");
+    if (app_id == 0 && tables != "0")
+        throw StorageError(path + ": not a Switchboard database (an SQLite file with other tables)");
+    if (version > kSchemaVersion)
+        throw StorageError(path + ": written by a newer Switchboard (schema " + std::to_string(version) +
+                           ", this one knows " + std::to_string(kSchemaVersion) + ")");
+}
+
+// SQLite's message plus what the operator can do about it.
+StorageError open_failure(const std::string& path, const char* step, const SqliteFailure& e) {
+    std::string hint;
+    const int primary = e.code() & 0xff;
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
+        hint = " (the file is damaged or not a database: restore a backup, or move it aside to start empty)";
+    else if (primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN || primary == SQLITE_PERM)
+        hint = " (check the permissions of the file, its -wal and -shm files and their directory)";
+    return StorageError(path + ": " + step + ": " + e.what() + hint);
+}
+
 }  // namespace
+
+void inspect_database(const std::string& path) {
+    check_location(path, true);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return;
+    try {
+        SqliteConnection db(path, true);
+        check_identity(db, path);
+    } catch (const SqliteFailure& e) {
+        throw open_failure(path, "reading the header", e);
+    }
+}
 
 struct SqliteStore::Statements {
     explicit Statements(SqliteConnection& db)
@@ -108,22 +147,13 @@ struct SqliteStore::Statements {
 };
 
 SqliteStore::SqliteStore(const SqliteOptions& options) : path_(options.path) {
-    check_location(path_);
+    check_location(path_, false);
     const char* step = "opening";
     try {
         db_ = std::make_unique<SqliteConnection>(path_);
         sqlite3_busy_timeout(db_->handle(), 5000);
         step = "reading the header";
-        const std::string tables = db_->query_text("SELECT count(*) FROM sqlite_master");
-        const int app_id = std::stoi(db_->query_text("PRAGMA application_id"));
-        const int version = std::stoi(db_->query_text("PRAGMA user_version"));
-        if (app_id != 0 && app_id != kApplicationId)
-            throw StorageError(path_ + ": not a Switchboard database (an SQLite file of another application)");
-        if (app_id == 0 && tables != "0")
-            throw StorageError(path_ + ": not a Switchboard database (an SQLite file with other tables)");
-        if (version > kSchemaVersion)
-            throw StorageError(path_ + ": written by a newer Switchboard (schema " + std::to_string(version) +
-                               ", this one knows " + std::to_string(kSchemaVersion) + ")");
+        check_identity(*db_, path_);
         if (options.integrity_check) {
             step = "checking integrity";
             const std::string check = db_->query_text("PRAGMA quick_check");
@@ -141,13 +171,7 @@ SqliteStore::SqliteStore(const SqliteOptions& options) : path_(options.path) {
         db_->exec("COMMIT");
         sql_ = std::make_unique<Statements>(*db_);
     } catch (const SqliteFailure& e) {
-        std::string hint;
-        const int primary = e.code() & 0xff;
-        if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
-            hint = " (the file is damaged or not a database: restore a backup, or move it aside to start empty)";
-        else if (primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN || primary == SQLITE_PERM)
-            hint = " (check the permissions of the file, its -wal and -shm files and their directory)";
-        throw StorageError(path_ + ": " + step + ": " + e.what() + hint);
+        throw open_failure(path_, step, e);
     }
 }
 

@@ -60,6 +60,11 @@ private:
     std::unique_ptr<Statements> sql_;
 };
 
+// What `switchboard -t` checks, without creating or changing anything (it
+// may run as another user than the server): the location, and for an
+// existing file its header and identity. Throws StorageError.
+void inspect_database(const std::string& path);
+
 // The smallest string greater than every string starting with `prefix`
 // (bytewise), or "" when there is none (prefix empty or all 0xFF bytes).
 std::string prefix_upper_bound(const std::string& prefix);

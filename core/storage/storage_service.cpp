@@ -21,7 +21,7 @@ std::unique_ptr<StorageService> open_storage(uv_loop_t* loop, const StorageConfi
     return service;
 }
 
-void check_storage(const StorageConfig& config) { SqliteStore store(sqlite_options(config)); }
+void check_storage(const StorageConfig& config) { inspect_database(config.path); }
 
 std::string render_storage_metrics(const StorageService* service) {
     if (!service || !service->backend) return "";

@@ -22,7 +22,8 @@ struct StorageService {
 // the reason.
 std::unique_ptr<StorageService> open_storage(uv_loop_t* loop, const StorageConfig& config);
 
-// Opens and closes the database once, for `switchboard -t`. Throws StorageError.
+// For `switchboard -t`: checks the database without creating or changing
+// anything. Throws StorageError.
 void check_storage(const StorageConfig& config);
 
 // switchboard_storage_* lines for /metrics ("" when storage is off).

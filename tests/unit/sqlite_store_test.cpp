@@ -293,6 +293,18 @@ TEST(SqliteStoreOpen, CreatesMissingDirectory) {
     EXPECT_TRUE(std::filesystem::exists(dir.file("sub/dir/s.db")));
 }
 
+TEST(SqliteStoreOpen, InspectionCreatesNothingAndFindsGarbage) {
+    TempDir dir;
+    inspect_database(dir.file("absent/s.db"));
+    EXPECT_FALSE(std::filesystem::exists(dir.file("absent")));
+    { SqliteStore store(SqliteOptions{dir.file("good.db")}); }
+    inspect_database(dir.file("good.db"));
+    std::ofstream(dir.file("bad.db")) << std::string(4096, 'x');
+    EXPECT_THROW(inspect_database(dir.file("bad.db")), StorageError);
+    EXPECT_FALSE(std::filesystem::exists(dir.file("bad.db-wal")));
+    EXPECT_FALSE(std::filesystem::exists(dir.file("bad.db-shm")));
+}
+
 TEST(PrefixUpperBound, IncrementsTheLastByteThatCan) {
     EXPECT_EQ(prefix_upper_bound("abc"), "abd");
     EXPECT_EQ(prefix_upper_bound(""), "");
