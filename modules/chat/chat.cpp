@@ -78,7 +78,7 @@ public:
         // `switchboard -t` creates modules without storage, so a missing
         // storage section is logged, not refused; requests then fail INTERNAL.
         if (storage_.get("probe", [](sb_status, std::string_view) {}) == SB_ERR_UNAVAILABLE)
-            host_.log(SB_LOG_ERROR, "storage is off: chat needs a `storage:` section in the configuration");
+            host_.log(SB_LOG_ERROR, "no storage (expected under switchboard -t): chat needs a `storage:` section in the configuration");
         if (settings_.retention_count || settings_.retention_age_ms) {
             trim_timer_ = host_.start_timer(settings_.trim_interval_ms, settings_.trim_interval_ms);
             if (!trim_timer_) throw std::runtime_error("cannot start the retention timer");

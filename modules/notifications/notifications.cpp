@@ -80,7 +80,7 @@ public:
         // `switchboard -t` creates modules without storage or an API
         // listener: both are logged, not refused.
         if (storage_.get("probe", [](sb_status, std::string_view) {}) == SB_ERR_UNAVAILABLE)
-            host_.log(SB_LOG_ERROR, "storage is off: notifications needs a `storage:` section in the configuration");
+            host_.log(SB_LOG_ERROR, "no storage (expected under switchboard -t): notifications needs a `storage:` section in the configuration");
         for (const char* method : {"POST", "GET"}) {
             const sb_status s = host.api()->http_route(host.ctx(), method, settings_.route.c_str());
             if (s == SB_ERR_INVALID)
