@@ -63,7 +63,7 @@ public:
     static constexpr sb_config_key config_keys[] = {
         {"retention_count", SB_CONFIG_INTEGER, 0, "notifications kept per user, 1 to 1000 (default 200)"},
         {"retention_age", SB_CONFIG_ANY, 0, "notifications older than this are dropped, 0 for no limit (default 0)"},
-        {"trim_interval", SB_CONFIG_ANY, 0, "how often users who got notifications are trimmed (default 60s)"},
+        {"trim_interval", SB_CONFIG_ANY, 0, "how often users who got notifications are trimmed by age (default 60s)"},
         {"max_recipients", SB_CONFIG_INTEGER, 0, "userIds per create call (default 1000)"},
         {"max_type_length", SB_CONFIG_INTEGER, 0, "longest type in bytes (default 128)"},
         {"max_data_bytes", SB_CONFIG_INTEGER, 0, "largest data as JSON in bytes (default 65536)"},
@@ -175,9 +175,7 @@ public:
     void on_timer(sb_timer_id timer, void*) {
         if (timer != trim_timer_) return;
         for (const auto& user : to_trim_)
-            storage_.trim(stream_of(user), settings_.retention_count, settings_.retention_age_ms, [this](sb_status s) {
-                if (s != SB_OK) host_.log(SB_LOG_WARN, "trimming a user's notifications failed (status " + std::to_string(s) + ")");
-            });
+            storage_.trim(stream_of(user), 0, settings_.retention_age_ms, [this](sb_status s) { trimmed(s); });
         to_trim_.clear();
     }
 
@@ -352,11 +350,18 @@ private:
     void deliver(const std::string& user, const sb_stream_entry& e) {
         const std::string args = "[" + item_of(e, false) + "]";
         host_.api()->emit_to_user(host_.ctx(), nullptr, user.c_str(), 0, "notification:new", args.data(), args.size());
-        to_trim_.insert(user);
+        // By count at once (cheap, and every later read sees it), by age
+        // from the sweep.
+        storage_.trim(stream_of(user), settings_.retention_count, 0, [this](sb_status s) { trimmed(s); });
+        if (settings_.retention_age_ms) to_trim_.insert(user);
         if (users_.count(user))
             with_user(user, [this, id = e.id, ts = e.ts_ms](ReadState* state) {
                 if (state) state->add(id, ts, settings_.retention_count);
             });
+    }
+
+    void trimmed(sb_status s) {
+        if (s != SB_OK) host_.log(SB_LOG_WARN, "trimming a user's notifications failed (status " + std::to_string(s) + ")");
     }
 
     void list_for_backend(const UserListRequest& request, sb_http_response* response) {
@@ -391,7 +396,7 @@ private:
     sb::Storage storage_;
     std::unordered_map<std::string, User> users_;                // loaded or loading
     std::unordered_map<sb_socket_id, std::string> socket_users_;  // authenticated sockets
-    std::unordered_set<std::string> to_trim_;                     // users who got notifications since the last trim
+    std::unordered_set<std::string> to_trim_;                     // users to trim by age at the next sweep
     sb_timer_id trim_timer_ = 0;
 };
 

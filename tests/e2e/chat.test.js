@@ -249,6 +249,23 @@ if (IS_SWITCHBOARD) {
     await server.stop();
   });
 
+  test('chat: retention by age drops messages older than retention_age', { timeout: 60000 }, async () => {
+    const server = await startCollabServer({ chat: { retention_age: '1s', trim_interval: '100ms' } });
+    const alice = await member(server, 'alice');
+    const old = await sent(alice, 'soon gone', 'age-1');
+    assert.deepEqual((await history(alice, {})).messages.map((m) => m.id), [old.id], 'young enough at first');
+    const deadline = Date.now() + 20000;
+    let ids;
+    do {
+      await new Promise((r) => setTimeout(r, 200));
+      ids = (await history(alice, {})).messages.map((m) => m.id);
+    } while (ids.length && Date.now() < deadline);
+    assert.deepEqual(ids, []);
+    const fresh = await sent(alice, 'new', 'age-2');
+    assert.deepEqual((await history(alice, { after: 0 })).messages.map((m) => m.id), [fresh.id]);
+    await server.stop();
+  });
+
   test('chat: a reload with new settings keeps the history and applies the new limits', { timeout: 90000 }, async () => {
     const server = await startCollabServer({ config: { admin: { token: ADMIN_TOKEN } } });
     const alice = await member(server, 'alice');

@@ -200,6 +200,18 @@ if (IS_SWITCHBOARD) {
     await server.stop();
   });
 
+  test('notifications: retention_count bounds what a user keeps, and the unread count with it', { timeout: 60000 }, async () => {
+    const server = await startCollabServer({ notifications: { retention_count: 3, trim_interval: '100ms' } });
+    const ids = [];
+    for (let i = 0; i < 5; i += 1) ids.push((await notify(server, { userId: 'oli', type: `r${i}` }))[0].id);
+    const { socket, unread } = await tab(server, 'oli');
+    assert.equal(unread, 3);
+    const list = await ok(socket, 'notification:list', { limit: 10 });
+    assert.deepEqual(list.notifications.map((n) => n.id), ids.slice(2).reverse());
+    assert.equal(list.unread, 3);
+    await server.stop();
+  });
+
   test('notifications: after a reload the route is served and sockets connected before it keep working', { timeout: 90000 }, async () => {
     const server = await startCollabServer({ config: { admin: { token: ADMIN_TOKEN } } });
     const { socket } = await tab(server, 'noa');
