@@ -131,7 +131,8 @@ private:
         const std::string stream = stream_of(ns, m.room);
         std::optional<std::string> key;
         if (m.client_id) {
-            key = user + "\n" + *m.client_id;
+            // Length-prefixed: no user id and clientId pair can spell another's.
+            key = std::to_string(user.size()) + ":" + user + *m.client_id;
             if (key->size() > kMaxKeyBytes)
                 throw sb::Refusal("chat:message: clientId is too long for this user id", "INVALID");
         }
