@@ -328,7 +328,13 @@ TEST(SqliteBackend, CompletesOnTheLoopInOrderAndGroupsCommits) {
             };
             ASSERT_TRUE(backend.submit(std::move(o)));
         }
+        // The backend's handles do not keep a loop alive (the server's
+        // listeners do); a timer stands in for them while waiting.
+        uv_timer_t keepalive;
+        uv_timer_init(&loop, &keepalive);
+        uv_timer_start(&keepalive, [](uv_timer_t*) {}, 10, 10);
         while (completed.size() < static_cast<size_t>(n)) uv_run(&loop, UV_RUN_ONCE);
+        uv_close(reinterpret_cast<uv_handle_t*>(&keepalive), nullptr);
         for (int i = 0; i < n; ++i) EXPECT_EQ(completed[static_cast<size_t>(i)], static_cast<uint64_t>(i + 1));
         EXPECT_EQ(backend.stats().batch_ops_total, static_cast<uint64_t>(n));
         EXPECT_LT(backend.stats().batches_total, static_cast<uint64_t>(n));  // group commit
