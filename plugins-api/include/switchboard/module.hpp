@@ -11,7 +11,7 @@
 //       static constexpr sb_config_key config_keys[] = {{"greeting", SB_CONFIG_STRING, 0, "..."}};
 //       Greeter(sb::Host host, std::string_view config_json);        // throw to refuse the config
 //       bool on_event(sb_socket_id socket, const sb_event& event);   // true = handled
-//       // optional: on_connect, on_disconnect, on_timer, on_room, export_state, import_state
+//       // optional: on_connect, on_disconnect, on_timer, on_room, on_http, export_state, import_state
 //   };
 //   SWITCHBOARD_MODULE(Greeter, "greeter", "1.0.0")
 //
@@ -222,6 +222,17 @@ void on_room(void* state, sb_socket_id socket, const char* room, int joined) {
     }
 }
 
+// A module's on_http answers every request itself (host->http_respond),
+// also when it fails; an exception that still escapes is contained here and
+// the host answers the request 504 when api.request_timeout passes.
+template <typename T>
+void on_http(void* state, const sb_http_request* request, sb_http_response* response) {
+    try {
+        self<T>(state).on_http(*request, response);
+    } catch (...) {
+    }
+}
+
 template <typename T>
 sb_status export_state(void* state, sb_state_writer* writer) {
     try {
@@ -269,6 +280,8 @@ constexpr sb_module_descriptor describe(const char* name, const char* version) {
         d.on_timer = &detail::on_timer<T>;
     if constexpr (requires(T& t, sb_socket_id s, std::string_view r, bool joined) { t.on_room(s, r, joined); })
         d.on_room = &detail::on_room<T>;
+    if constexpr (requires(T& t, const sb_http_request& q, sb_http_response* r) { t.on_http(q, r); })
+        d.on_http = &detail::on_http<T>;
     if constexpr (requires(T& t) { t.export_state(); }) d.export_state = &detail::export_state<T>;
     if constexpr (requires(T& t, std::string_view b) { t.import_state(b); }) d.import_state = &detail::import_state<T>;
     if constexpr (requires { T::config_keys; }) {
