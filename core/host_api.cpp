@@ -200,12 +200,16 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
     Hub& hub = hub_of(ctx);
     const auto* sockets = hub.sockets_of_user(user_id);
     if (!sockets) return SB_OK;
-    // Encoded once per namespace. The list is copied: a delivery that
-    // overflows a slow socket's queue closes it, which updates the index.
-    const std::vector<Socket*> targets = *sockets;
+    // Encoded once per namespace. Ids, looked up again before each delivery:
+    // one that overflows a slow client's queue closes its session, which
+    // destroys that session's sockets and updates the index.
+    std::vector<sb_socket_id> targets;
+    targets.reserve(sockets->size());
+    for (const Socket* s : *sockets) targets.push_back(s->id);
     std::unordered_map<const Namespace*, std::vector<FrameRef>> frames_by_ns;
-    for (Socket* s : targets) {
-        if (s->id == except_socket) continue;
+    for (sb_socket_id id : targets) {
+        Socket* s = hub.find(id);
+        if (!s || id == except_socket) continue;
         if (namespace_name ? s->ns->name != namespace_name : !chain_holds(*s->ns, ctx->instance)) continue;
         auto& frames = frames_by_ns[s->ns];
         if (frames.empty()) frames = Hub::encode(*s->ns, false, -1, *payload, nullptr, 0, Hub::PayloadCheck::AlreadyValid);
