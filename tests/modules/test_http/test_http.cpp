@@ -141,25 +141,18 @@ void on_timer(void* state, sb_timer_id timer, void*) {
     s->later.erase(it);
 }
 
+// Hooks left out are NULL: the host does not call them.
 const sb_module_descriptor kDescriptor = {
     .struct_size = sizeof(sb_module_descriptor),
     .abi_major = SB_ABI_MAJOR,
     .abi_minor = SB_ABI_MINOR,
     .name = "test_http",
     .version = "1.0.0",
-    .flags = 0,
     .create = create,
     .destroy = destroy,
-    .on_connect = nullptr,
-    .on_event = nullptr,
-    .on_disconnect = nullptr,
     .on_timer = on_timer,
-    .export_state = nullptr,
-    .import_state = nullptr,
     .config_keys = kConfigKeys,
     .config_key_count = sizeof kConfigKeys / sizeof kConfigKeys[0],
-    .on_handshake = nullptr,
-    .on_room = nullptr,
     .on_http = on_http,
 };
 

@@ -70,21 +70,17 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
     return SB_EVENT_HANDLED;
 }
 
+// Hooks left out are NULL: the host does not call them.
 const sb_module_descriptor kDescriptor = {
     .struct_size = sizeof(sb_module_descriptor),
     .abi_major = SB_ABI_MAJOR,
     .abi_minor = SB_ABI_MINOR,
     .name = "test_identity",
     .version = "1.0.0",
-    .flags = 0,
     .create = create,
     .destroy = destroy,
     .on_connect = on_connect,
     .on_event = on_event,
-    .on_disconnect = nullptr,
-    .on_timer = nullptr,
-    .export_state = nullptr,
-    .import_state = nullptr,
     .config_keys = kConfigKeys,
     .config_key_count = 0,
 };

@@ -200,21 +200,16 @@ const sb_config_key kConfigKeys[] = {
     {"tag", SB_CONFIG_STRING, 0, "any text; changing it makes a reload replace the instance"},
 };
 
+// Hooks left out are NULL: the host does not call them.
 const sb_module_descriptor kDescriptor = {
     .struct_size = sizeof(sb_module_descriptor),
     .abi_major = SB_ABI_MAJOR,
     .abi_minor = SB_ABI_MINOR,
     .name = "test_storage",
     .version = "1.0.0",
-    .flags = 0,
     .create = create,
     .destroy = destroy,
-    .on_connect = nullptr,
     .on_event = on_event,
-    .on_disconnect = nullptr,
-    .on_timer = nullptr,
-    .export_state = nullptr,
-    .import_state = nullptr,
     .config_keys = kConfigKeys,
     .config_key_count = 1,
 };
