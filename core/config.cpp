@@ -253,7 +253,20 @@ public:
             {"modules", [&](const YAML::Node& n, const std::string& k) { load_modules(n, k, c); }},
             {"namespaces", [&](const YAML::Node& n, const std::string& k) { namespaces_node = n; load_namespaces(n, k, c); }},
             {"storage", [&](const YAML::Node& n, const std::string& k) { load_storage(n, k, c.storage); }},
+            {"cluster", [&](const YAML::Node& n, const std::string& k) { load_cluster(n, k, c.cluster); }},
         });
+        if (c.storage.backend == "redis" && !c.storage.redis_set) {
+            if (!c.cluster.enabled)
+                fail(root["storage"]["backend"], "storage.backend",
+                     "redis needs storage.redis or a cluster.redis section saying where Redis is");
+            c.storage.redis = c.cluster.redis;
+        }
+        if (c.cluster.enabled && c.cluster.advertise.empty()) {
+            const ListenConfig& l = c.listen.front();
+            const std::string host = l.address == "0.0.0.0" || l.address.empty() ? "127.0.0.1"
+                                     : l.address == "::" ? "::1" : l.address;
+            c.cluster.advertise = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(l.port);
+        }
         if (!listen_seen) c.listen.push_back(ListenConfig{});
         if (c.api.listen.empty()) c.api.listen.push_back(ListenConfig{"127.0.0.1", 3001, "", ""});
         if (c.ping_timeout_ms == 0) fail(root, "engineio.ping_timeout", "must be greater than 0");
@@ -400,7 +413,12 @@ public:
             for_each_key(n, key, {
                 {"backend", [&](const YAML::Node& v, const std::string& k) {
                      st.backend = scalar(v, k);
-                     if (st.backend != "sqlite") fail(v, k, "unknown backend '" + st.backend + "' (expected sqlite)");
+                     if (st.backend != "sqlite" && st.backend != "redis")
+                         fail(v, k, "unknown backend '" + st.backend + "' (expected sqlite or redis)");
+                 }},
+                {"redis", [&](const YAML::Node& v, const std::string& k) {
+                     st.redis_set = true;
+                     load_redis(v, k, st.redis);
                  }},
                 {"path", [&](const YAML::Node& v, const std::string& k) {
                      st.path = scalar(v, k);
@@ -419,6 +437,67 @@ public:
             });
         }
         if (st.path[0] != '/') st.path = default_state_directory() + "/" + st.path;
+    }
+
+    // "host:port", "[v6]:port", "unix:/path" or "/path".
+    void load_redis_address(const YAML::Node& v, const std::string& k, cluster::RedisEndpoint& r) const {
+        const std::string a = scalar(v, k);
+        if (a.rfind("unix:", 0) == 0 || a.rfind('/', 0) == 0) {
+            r.unix_path = a[0] == '/' ? a : a.substr(5);
+            if (r.unix_path.empty() || r.unix_path[0] != '/') fail(v, k, "a unix socket path must be absolute, got '" + a + "'");
+            return;
+        }
+        const size_t colon = a.rfind(':');
+        std::string host = colon == std::string::npos ? a : a.substr(0, colon);
+        if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (host.empty()) fail(v, k, "expected host:port or unix:/path, got '" + a + "'");
+        r.host = host;
+        if (colon == std::string::npos) return;
+        const std::string port = a.substr(colon + 1);
+        if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoi(port) < 1 || std::stoi(port) > 65535)
+            fail(v, k, "expected a port between 1 and 65535 after ':', got '" + a + "'");
+        r.port = std::stoi(port);
+    }
+
+    void load_redis(const YAML::Node& n, const std::string& key, cluster::RedisEndpoint& r) {
+        if (n.IsScalar()) return load_redis_address(n, key, r);
+        for_each_key(n, key, {
+            {"address", [&](const YAML::Node& v, const std::string& k) { load_redis_address(v, k, r); }},
+            {"username", [&](const YAML::Node& v, const std::string& k) { r.username = string_value(v, k); }},
+            {"password", [&](const YAML::Node& v, const std::string& k) { r.password = string_value(v, k); }},
+            {"password_file", [&](const YAML::Node& v, const std::string& k) {
+                 const std::string file = readable_file(v, k);
+                 std::ifstream in(file);
+                 std::getline(in, r.password);
+                 if (r.password.empty()) fail(v, k, "'" + file + "' holds no password on its first line");
+             }},
+            {"db", [&](const YAML::Node& v, const std::string& k) { r.db = static_cast<int>(uint_value(v, k, 0, 65535)); }},
+            {"command_timeout", [&](const YAML::Node& v, const std::string& k) {
+                 r.command_timeout_ms = duration_value(v, k, 100, 600'000);
+             }},
+        });
+    }
+
+    void load_cluster(const YAML::Node& n, const std::string& key, ClusterConfig& cl) {
+        cl.enabled = true;
+        if (n.IsNull()) return;
+        for_each_key(n, key, {
+            {"redis", [&](const YAML::Node& v, const std::string& k) { load_redis(v, k, cl.redis); }},
+            {"prefix", [&](const YAML::Node& v, const std::string& k) {
+                 cl.prefix = scalar(v, k);
+                 if (cl.prefix.empty() || cl.prefix.find_first_of(" \t\r\n{}") != std::string::npos)
+                     fail(v, k, "expected a non-empty name without spaces or braces, got '" + cl.prefix + "'");
+             }},
+            {"node_lease", [&](const YAML::Node& v, const std::string& k) { cl.node_lease_ms = duration_value(v, k, 1000, 3'600'000); }},
+            {"advertise", [&](const YAML::Node& v, const std::string& k) {
+                 cl.advertise = scalar(v, k);
+                 const size_t colon = cl.advertise.rfind(':');
+                 if (colon == std::string::npos || colon == 0 || colon + 1 == cl.advertise.size() ||
+                     cl.advertise.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+                     fail(v, k, "expected host:port where other nodes reach this one, got '" + cl.advertise + "'");
+             }},
+        });
     }
 
     void load_modules(const YAML::Node& n, const std::string& key, Config& c) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "log.h"
+#include "cluster/redis_endpoint.h"
 
 #include <cstdint>
 #include <map>
@@ -70,6 +71,22 @@ struct StorageConfig {
     bool integrity_check = true;   // PRAGMA quick_check at startup
     uint64_t max_value_size = 1024 * 1024;  // largest stream entry or value
     uint64_t max_queued = 100000;           // requests waiting before new ones are refused
+    // backend redis: where (storage.redis, else cluster.redis).
+    bool redis_set = false;
+    cluster::RedisEndpoint redis;
+};
+
+// Several nodes sharing rooms, users and presence through Redis. Off unless
+// the config has a `cluster:` section: one node needs no Redis at all.
+struct ClusterConfig {
+    bool enabled = false;
+    cluster::RedisEndpoint redis;
+    std::string prefix = "switchboard";  // of every key and channel: clusters can share one Redis
+    uint64_t node_lease_ms = 15000;      // a node silent this long is gone, its users offline
+    // host:port where other nodes reach this node's Socket.IO listener to
+    // forward polling requests; default: the first listen address
+    // (127.0.0.1 when it listens on every address).
+    std::string advertise;
 };
 
 // The state directory relative storage paths are resolved in.
@@ -120,6 +137,7 @@ struct Config {
     std::vector<NamespaceConfig> namespaces;
 
     StorageConfig storage;
+    ClusterConfig cluster;
 };
 
 // A configuration problem, already formatted as "file:line: key: reason".
