@@ -3,6 +3,7 @@
 // Every entry resolves the module's opaque ids through the hub and validates
 // what the module passes, so a buggy module gets an error code back instead
 // of corrupting a connection or crashing the server.
+#include "cluster/cluster.h"
 #include "http_api.h"
 #include "hub.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <unordered_map>
 
 namespace sb {
@@ -53,6 +55,8 @@ sb_status api_broadcast(sb_module_ctx* ctx, const sb_target* target, const char*
     for (size_t i = 0; i < target->except_room_count; ++i)
         if (target->except_rooms[i]) t.except_rooms.emplace_back(target->except_rooms[i]);
     t.except_socket = target->except_socket;
+    if (target->struct_size >= offsetof(sb_target, flags) + sizeof(target->flags))
+        t.local_only = (target->flags & SB_TARGET_LOCAL) != 0;
     // An explicit list of rooms that are all empty selects nobody, not everybody.
     if (target->room_count > 0 && t.rooms.empty()) return SB_OK;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
@@ -198,23 +202,17 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
                                    ctx->host->is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     Hub& hub = hub_of(ctx);
-    const auto* sockets = hub.sockets_of_user(user_id);
-    if (!sockets) return SB_OK;
-    // Encoded once per namespace. Ids, looked up again before each delivery:
-    // one that overflows a slow client's queue closes its session, which
-    // destroys that session's sockets and updates the index.
-    std::vector<sb_socket_id> targets;
-    targets.reserve(sockets->size());
-    for (const Socket* s : *sockets) targets.push_back(s->id);
-    std::unordered_map<const Namespace*, std::vector<FrameRef>> frames_by_ns;
-    for (sb_socket_id id : targets) {
-        Socket* s = hub.find(id);
-        if (!s || id == except_socket) continue;
-        if (namespace_name ? s->ns->name != namespace_name : !chain_holds(*s->ns, ctx->instance)) continue;
-        auto& frames = frames_by_ns[s->ns];
-        if (frames.empty()) frames = Hub::encode(*s->ns, false, -1, *payload, nullptr, 0, Hub::PayloadCheck::AlreadyValid);
+    // Encoded once per namespace, and sent to the other nodes of a cluster
+    // even when this one has no socket of the user.
+    for (const auto& ns : hub.namespaces()) {
+        if (namespace_name ? ns->name != namespace_name : !chain_holds(*ns, ctx->instance)) continue;
+        const auto frames = Hub::encode(*ns, false, -1, *payload, nullptr, 0, Hub::PayloadCheck::AlreadyValid);
         if (frames.empty()) return SB_ERR_INVALID;
-        hub.deliver(*s, frames);
+        BroadcastTarget t;
+        t.ns = ns.get();
+        t.users.emplace_back(user_id);
+        t.except_socket = except_socket;
+        hub.broadcast(t, frames);
     }
     return SB_OK;
 }
@@ -227,6 +225,19 @@ sb_status api_http_respond(sb_module_ctx* ctx, sb_http_response* response, int s
                            size_t json_body_len) {
     HttpApi* api = ctx->host->http_api;
     return api ? api->respond(*ctx->instance, response, status, json_body, json_body_len) : SB_ERR_UNAVAILABLE;
+}
+
+const char* api_node_id(sb_module_ctx* ctx) {
+    const cluster::Cluster* c = ctx->host->cluster;
+    return c && c->available() ? c->node_id().c_str() : "";
+}
+
+sb_status api_cluster_send(sb_module_ctx* ctx, const char* to_node, const void* data, size_t len) {
+    cluster::Cluster* c = ctx->host->cluster;
+    if (!data && len) return SB_ERR_INVALID;
+    if (!c || !c->available()) return SB_ERR_UNAVAILABLE;
+    const std::string_view bytes(static_cast<const char*>(data), len);
+    return c->send_module_message(ctx->instance->name, bytes, to_node ? to_node : "") ? SB_OK : SB_ERR_UNAVAILABLE;
 }
 
 const sb_host_api kHostApi = {
@@ -262,6 +273,8 @@ const sb_host_api kHostApi = {
     .kv_scan = storage::api_kv_scan,
     .http_route = api_http_route,
     .http_respond = api_http_respond,
+    .node_id = api_node_id,
+    .cluster_send = api_cluster_send,
 };
 
 }  // namespace

@@ -14,8 +14,12 @@ Hub::~Hub() {
 
 Namespace& Hub::add_namespace(const std::string& name) {
     namespaces_.push_back(std::make_unique<Namespace>());
-    namespaces_.back()->name = name;
-    return *namespaces_.back();
+    Namespace& ns = *namespaces_.back();
+    ns.name = name;
+    ns.rooms.on_room_change = [this, &ns](std::string_view room, bool opened) {
+        if (link_) link_->room_changed(ns, room, opened);
+    };
+    return ns;
 }
 
 Namespace* Hub::find_namespace(std::string_view name) {
@@ -45,7 +49,7 @@ Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
 }
 
 const std::vector<Socket*>* Hub::sockets_of_user(std::string_view user_id) const {
-    auto it = by_user_.find(std::string(user_id));
+    auto it = by_user_.find(user_id);
     return it == by_user_.end() ? nullptr : &it->second;
 }
 
@@ -54,6 +58,7 @@ void Hub::set_identity(Socket& socket, std::string user_id, std::string claims_j
     SocketExtras& extras = socket.extra();
     if (!user_id.empty()) {
         auto& sockets = by_user_[user_id];
+        if (sockets.empty() && link_) link_->user_changed(user_id, true);
         extras.user_slot = sockets.size();
         sockets.push_back(&socket);
     }
@@ -75,7 +80,10 @@ void Hub::unindex_user(Socket& socket) {
     sockets[slot] = last;
     last->extras->user_slot = slot;
     sockets.pop_back();
-    if (sockets.empty()) by_user_.erase(it);
+    if (sockets.empty()) {
+        if (link_) link_->user_changed(it->first, false);
+        by_user_.erase(it);
+    }
 }
 
 void Hub::destroy_socket(Socket* socket) {
@@ -117,7 +125,27 @@ void Hub::deliver(Socket& socket, const std::vector<FrameRef>& frames) {
     for (const auto& f : frames) engine_.send(*socket.session, f);
 }
 
+void Hub::set_link(HubLink* link) {
+    link_ = link;
+    if (!link_) return;
+    for (const auto& ns : namespaces_)
+        ns->rooms.for_each_room([&](std::string_view room) { link_->room_changed(*ns, room, true); });
+    for (const auto& [user, _] : by_user_) link_->user_changed(user, true);
+}
+
 size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>& frames) {
+    const size_t delivered = broadcast_local(target, frames);
+    if (link_ && !target.local_only) link_->broadcast(target, frames);
+    return delivered;
+}
+
+void Hub::mark_sockets_of(const Namespace& ns, std::string_view user, uint64_t gen) {
+    if (const auto* sockets = sockets_of_user(user))
+        for (Socket* s : *sockets)
+            if (s->ns == &ns) s->broadcast_mark = gen;
+}
+
+size_t Hub::broadcast_local(const BroadcastTarget& target, const std::vector<FrameRef>& frames) {
     Namespace& ns = *target.ns;
     const uint64_t gen = ++broadcast_generation_;
     // Excluded sockets are marked first, so the delivery loop skips them with
@@ -127,6 +155,7 @@ size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>
             for (auto id : *members)
                 if (Socket* s = find(id)) s->broadcast_mark = gen;
     }
+    for (auto user : target.except_users) mark_sockets_of(ns, user, gen);
     if (target.except_socket)
         if (Socket* s = find(target.except_socket)) s->broadcast_mark = gen;
 
@@ -138,7 +167,7 @@ size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>
         s->broadcast_mark = gen;
         targets.push_back(s->id);
     };
-    if (target.rooms.empty()) {
+    if (target.rooms.empty() && target.users.empty()) {
         for (auto& [_, s] : ns.sockets) visit(s);
     } else {
         for (auto room : target.rooms) {
@@ -146,6 +175,10 @@ size_t Hub::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>
                 for (auto id : *members)
                     if (Socket* s = find(id)) visit(s);
         }
+        for (auto user : target.users)
+            if (const auto* sockets = sockets_of_user(user))
+                for (Socket* s : *sockets)
+                    if (s->ns == &ns) visit(s);
     }
     size_t delivered = 0;
     for (auto id : targets) {

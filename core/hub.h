@@ -66,12 +66,28 @@ struct Namespace {
     RoomIndex rooms;
 };
 
-// What a broadcast selects; see sb_target in module.h.
+// What a broadcast selects: the sockets of `ns` that are in any of `rooms`
+// or belong to any of `users` (every socket of `ns` when both are empty),
+// minus those in `except_rooms`, those of `except_users` and
+// `except_socket`. See sb_target in module.h.
 struct BroadcastTarget {
     Namespace* ns = nullptr;
     std::vector<std::string_view> rooms;
+    std::vector<std::string_view> users;
     std::vector<std::string_view> except_rooms;
+    std::vector<std::string_view> except_users;
     sb_socket_id except_socket = 0;
+    bool local_only = false;  // this node's sockets only, even in a cluster
+};
+
+// Where a broadcast also goes beyond this node's sockets (cluster/), and
+// what it needs to know to route them: which rooms and users this node has.
+class HubLink {
+public:
+    virtual ~HubLink() = default;
+    virtual void broadcast(const BroadcastTarget& target, const std::vector<FrameRef>& frames) = 0;
+    virtual void room_changed(const Namespace& ns, std::string_view room, bool opened) = 0;
+    virtual void user_changed(std::string_view user, bool arrived) = 0;
 };
 
 class Hub {
@@ -106,8 +122,13 @@ public:
                                         PayloadCheck check = PayloadCheck::Validate);
 
     void deliver(Socket& socket, const std::vector<FrameRef>& frames);
-    // Returns how many sockets the frames were queued to.
+    // Delivers to this node's sockets and, unless target.local_only, hands
+    // the frames to the link for the other nodes. Returns how many of this
+    // node's sockets the frames were queued to.
     size_t broadcast(const BroadcastTarget& target, const std::vector<FrameRef>& frames);
+    size_t broadcast_local(const BroadcastTarget& target, const std::vector<FrameRef>& frames);
+    // Null detaches. The link learns the rooms and users that exist already.
+    void set_link(HubLink* link);
     // Sends the CONNECT answer and releases output held back until then.
     void complete_connect(Socket& socket);
     void send_raw(EngineSession& session, std::string_view text);
@@ -116,11 +137,13 @@ public:
 
 private:
     EngineServer& engine_;
+    HubLink* link_ = nullptr;
     std::vector<std::unique_ptr<Namespace>> namespaces_;
     std::unordered_map<sb_socket_id, Socket*> sockets_;
-    std::unordered_map<std::string, std::vector<Socket*>> by_user_;
+    std::unordered_map<std::string, std::vector<Socket*>, TransparentStringHash, std::equal_to<>> by_user_;
 
     void unindex_user(Socket& socket);
+    void mark_sockets_of(const Namespace& ns, std::string_view user, uint64_t gen);
     sb_socket_id next_id_ = 1;
     uint64_t broadcast_generation_ = 0;
 };

@@ -223,6 +223,7 @@ std::unique_ptr<ModuleInstance> ModuleHost::instantiate(const ModuleConfig& mc, 
     m->on_handshake = SB_DESCRIPTOR_FIELD(d, on_handshake);
     m->on_room = SB_DESCRIPTOR_FIELD(d, on_room);
     m->on_http = SB_DESCRIPTOR_FIELD(d, on_http);
+    m->on_cluster = SB_DESCRIPTOR_FIELD(d, on_cluster);
     m->ctx = sb_module_ctx{this, m.get()};
     ErrorBuffer err;
     void* state = nullptr;
@@ -431,6 +432,16 @@ void notify_room(const std::vector<ModuleInstance*>& chain, sb_socket_id socket,
         if (!m || !m->on_room) continue;
         HookTimer t(*m);
         m->on_room(m->state, socket, room.c_str(), joined ? 1 : 0);
+    }
+}
+
+void ModuleHost::cluster_event(sb_cluster_event_kind kind, const std::string& node, const std::string* module,
+                               std::string_view data) {
+    sb_cluster_event e{sizeof(sb_cluster_event), kind, node.c_str(), data.data(), data.size()};
+    for (const auto& m : modules_) {
+        if (!m->on_cluster || (module && m->name != *module)) continue;
+        HookTimer t(*m);
+        m->on_cluster(m->state, &e);
     }
 }
 

@@ -35,6 +35,9 @@ struct ModuleInstance;
 namespace storage {
 struct StorageService;
 }
+namespace cluster {
+class Cluster;
+}
 }  // namespace sb
 
 // The opaque handle module.h declares: which module is calling the host.
@@ -78,6 +81,7 @@ struct ModuleInstance {
     int (*on_handshake)(void*, const sb_handshake_info*, sb_error*) = nullptr;
     void (*on_room)(void*, sb_socket_id, const char*, int) = nullptr;
     void (*on_http)(void*, const sb_http_request*, sb_http_response*) = nullptr;
+    void (*on_cluster)(void*, const sb_cluster_event*) = nullptr;
 
     // Expires with the instance: a storage completion holds a weak reference
     // and drops the module's callback once the instance is gone.
@@ -125,6 +129,12 @@ public:
     // The HTTP API (null when it is off): module routes live there, and an
     // instance going away takes its routes and unanswered requests with it.
     HttpApi* http_api = nullptr;
+    // Set when the server is a cluster node.
+    cluster::Cluster* cluster = nullptr;
+    // Cluster news for the modules that take it (on_cluster): every module
+    // for node events, the module named in it for a message.
+    void cluster_event(sb_cluster_event_kind kind, const std::string& node, const std::string* module = nullptr,
+                       std::string_view data = {});
     // How a module's request to disconnect a socket reaches the Socket.IO layer.
     std::function<void(sb_socket_id)> disconnect_socket;
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,9 +36,18 @@ public:
     const std::vector<std::string>* rooms_of(SocketId socket) const;
     bool contains(SocketId socket, std::string_view room) const;
     size_t room_count() const { return rooms_.size(); }
+    template <class Fn> void for_each_room(Fn&& fn) const {
+        for (const auto& [name, _] : rooms_) fn(std::string_view(name));
+    }
+
+    // Told when a room gets its first member and when its last one leaves:
+    // a cluster node listens to a room's channel only while it has members.
+    std::function<void(std::string_view room, bool opened)> on_room_change;
 
 private:
-    std::unordered_map<std::string, Members, TransparentStringHash, std::equal_to<>> rooms_;
+    using Rooms = std::unordered_map<std::string, Members, TransparentStringHash, std::equal_to<>>;
+    Rooms rooms_;
+    void close(Rooms::iterator it);
     std::unordered_map<SocketId, std::vector<std::string>> socket_rooms_;
 };
 

@@ -74,6 +74,7 @@ void Server::resolve_modules_path(Config& config) const {
 
 Server::~Server() {
     remove_pid_file();
+    cluster_.reset();
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
     modules_.unload_all();
@@ -124,8 +125,13 @@ void Server::start() {
         log::info(kComponent, "storage: " + storage_->backend->describe() +
                                   (config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
     }
+    if (config_.cluster.enabled) {
+        cluster_ = std::make_unique<cluster::ClusterLink>(loop_, config_.cluster, *hub_, modules_);
+        modules_.cluster = &cluster_->cluster();  // modules may ask for the node id from create on
+    }
     modules_.load_all(config_.modules, config_.source_path);
     apply_namespaces();
+    if (cluster_) cluster_->start();
     engine_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
                             if (shutting_down_) status = 503;
                             return render_health();
@@ -187,13 +193,22 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
         need_restart.push_back("api.listen (or turning the API on or off)");
     if (next.api.enabled() != config_.api.enabled()) next.api.keys = config_.api.keys;
     next.api.listen = config_.api.listen;
-    auto same_storage = [](const StorageConfig& a, const StorageConfig& b) {
+    auto same_redis = [](const cluster::RedisEndpoint& a, const cluster::RedisEndpoint& b) {
+        return a.host == b.host && a.port == b.port && a.unix_path == b.unix_path && a.username == b.username &&
+               a.password == b.password && a.db == b.db && a.command_timeout_ms == b.command_timeout_ms;
+    };
+    auto same_storage = [&](const StorageConfig& a, const StorageConfig& b) {
         return a.enabled == b.enabled && a.backend == b.backend && a.path == b.path &&
                a.synchronous_full == b.synchronous_full && a.integrity_check == b.integrity_check &&
-               a.max_value_size == b.max_value_size && a.max_queued == b.max_queued;
+               a.max_value_size == b.max_value_size && a.max_queued == b.max_queued && same_redis(a.redis, b.redis);
     };
     if (!same_storage(next.storage, config_.storage)) need_restart.push_back("storage");
     next.storage = config_.storage;
+    const ClusterConfig &nc = next.cluster, &cc = config_.cluster;
+    if (nc.enabled != cc.enabled || !same_redis(nc.redis, cc.redis) || nc.prefix != cc.prefix ||
+        nc.node_lease_ms != cc.node_lease_ms || nc.advertise != cc.advertise)
+        need_restart.push_back("cluster");
+    next.cluster = config_.cluster;
     if (next.healthz_path != config_.healthz_path || next.metrics_path != config_.metrics_path ||
         next.admin_reload_path != config_.admin_reload_path)
         need_restart.push_back("http/admin paths");
@@ -306,6 +321,7 @@ std::string Server::render_metrics() const {
     for (const auto& ns : hub_->namespaces())
         append_labelled(out, "switchboard_rooms", "namespace=\"" + ns->name + "\"", ns->rooms.room_count());
     if (http_api_) http_api_->render_metrics(out);
+    if (cluster_) cluster_->render_metrics(out);
     out += storage::render_storage_metrics(storage_.get());
     out += modules_.render_metrics();
     return out;
@@ -318,6 +334,7 @@ void Server::shutdown(const char* why) {
                               std::to_string(engine_->session_count()) + " sessions, drain timeout " +
                               std::to_string(config_.drain_timeout_ms) + "ms");
     engine_->stop_accepting();
+    if (cluster_) cluster_->stop();  // the others drop this node's users now, not when its lease runs out
     engine_->close_all("server shutting down");
     drain_timer_ = new uv_timer_t;
     uv_timer_init(loop_, drain_timer_);
@@ -345,6 +362,7 @@ void Server::finish_shutdown() {
     lws_context_destroy(context_);
     context_ = nullptr;
     modules_.unload_all();
+    cluster_.reset();
     remove_pid_file();
     uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     drain_timer_ = nullptr;

@@ -149,6 +149,18 @@ void RedisClient::handshake() {
 }
 
 void RedisClient::became_ready() {
+    // A subscriber is ready once Redis confirmed its channels: only then are
+    // messages for them sure to arrive, and a node may announce itself.
+    if (role_ == Role::Subscriber && !channels_.empty()) {
+        std::vector<std::string> all(channels_.begin(), channels_.end());
+        awaiting_confirmation_ = all.back();
+        send_subscribe(all, "SUBSCRIBE");
+        return;
+    }
+    finish_ready();
+}
+
+void RedisClient::finish_ready() {
     const uint64_t now = uv_now(loop_);
     state_ = State::Ready;
     backoff_ms_ = 0;
@@ -162,14 +174,14 @@ void RedisClient::became_ready() {
     }
     outage_since_ms_ = 0;
     last_error_.clear();
-    if (role_ == Role::Subscriber && !channels_.empty())
-        send_subscribe(std::vector<std::string>(channels_.begin(), channels_.end()), "SUBSCRIBE");
     if (role_ == Role::Commands) arm_timer(kPingEveryMs);
+    else if (retry_timer_) uv_timer_stop(retry_timer_);
     if (on_ready) on_ready();
 }
 
 void RedisClient::connection_lost(const std::string& why) {
     if (state_ == State::Stopped) return;
+    awaiting_confirmation_.clear();
     const bool was_ready = state_ == State::Ready;
     const uint64_t now = uv_now(loop_);
     if (!outage_since_ms_) {
@@ -287,12 +299,14 @@ void RedisClient::send_subscribe(const std::vector<std::string>& channels, const
 
 void RedisClient::subscribe(const std::string& channel) {
     if (!channels_.insert(channel).second) return;
-    if (state_ == State::Ready) send_subscribe({channel}, "SUBSCRIBE");
+    // Once the batch of a new connection was sent, later changes go out at
+    // once; before, the batch will carry them.
+    if (state_ == State::Ready || !awaiting_confirmation_.empty()) send_subscribe({channel}, "SUBSCRIBE");
 }
 
 void RedisClient::unsubscribe(const std::string& channel) {
     if (!channels_.erase(channel)) return;
-    if (state_ == State::Ready) send_subscribe({channel}, "UNSUBSCRIBE");
+    if (state_ == State::Ready || !awaiting_confirmation_.empty()) send_subscribe({channel}, "UNSUBSCRIBE");
 }
 
 void RedisClient::on_subscription(redisAsyncContext* c, void* r, void*) {
@@ -300,8 +314,17 @@ void RedisClient::on_subscription(redisAsyncContext* c, void* r, void*) {
     auto* reply = static_cast<const redisReply*>(r);
     if (!self || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
     const redisReply* kind = reply->element[0];
-    if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message") return;
+    if (kind->type != REDIS_REPLY_STRING) return;
+    const std::string_view what(kind->str, kind->len);
     const std::string channel(reply->element[1]->str, reply->element[1]->len);
+    if (what == "subscribe") {
+        if (self->state_ == State::Handshake && channel == self->awaiting_confirmation_) {
+            self->awaiting_confirmation_.clear();
+            self->finish_ready();
+        }
+        return;
+    }
+    if (what != "message") return;
     if (!self->channels_.count(channel) || !self->on_message_) return;
     self->on_message_(channel, std::string_view(reply->element[2]->str, reply->element[2]->len));
 }

@@ -99,6 +99,7 @@ private:
     uint64_t outage_since_ms_ = 0;        // 0: not in an outage
     uint64_t last_retry_log_ms_ = 0;
     std::string last_error_;
+    std::string awaiting_confirmation_;  // subscriber: the last channel of the batch sent on connect
     std::unordered_set<std::string> channels_;
     MessageFn on_message_;
     RedisClientStats stats_;
@@ -108,6 +109,7 @@ private:
     void connect();
     void handshake();
     void became_ready();
+    void finish_ready();
     void connection_lost(const std::string& why);
     void schedule_retry();
     void arm_timer(uint64_t ms);

@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 1
+#define SB_ABI_MINOR 2
 
 /* The one symbol every module exports. It returns a pointer to a static,
  * constant descriptor; the host calls it once per load. */
@@ -200,7 +200,9 @@ typedef struct sb_event {
 
 /* Where a broadcast goes: every socket of `namespace_name` that is in any of
  * `rooms` (all sockets of the namespace when room_count is 0), minus sockets
- * in any of `except_rooms` and minus `except_socket` (0 = none). */
+ * in any of `except_rooms` and minus `except_socket` (0 = none). In a
+ * cluster the broadcast reaches those sockets on every node, unless `flags`
+ * has SB_TARGET_LOCAL. */
 typedef struct sb_target {
     size_t struct_size;
     const char *namespace_name;
@@ -209,7 +211,45 @@ typedef struct sb_target {
     const char *const *except_rooms;
     size_t except_room_count;
     sb_socket_id except_socket;
+    /* ABI 1.2 (read only when struct_size covers it) */
+    uint32_t flags;
 } sb_target;
+
+/* This node's sockets only: for a module that runs on every node of a
+ * cluster and reaches its own sockets itself (see on_cluster). */
+#define SB_TARGET_LOCAL 1u
+
+/* ---- Cluster (ABI 1.2) -----------------------------------------------------
+ * Nodes of a cluster (config `cluster:`) share emits through Redis without
+ * any module doing anything: broadcasts, emit_to_user and the HTTP API reach
+ * sockets on every node. A module whose own state must be cluster-wide
+ * (who is online, say) talks to its peers on the other nodes: cluster_send
+ * reaches the same module on other nodes, and on_cluster reports messages
+ * and nodes coming and going. Messages from one node arrive in the order
+ * sent, at most once; none arrive while Redis is unavailable, which is why
+ * a node that lost Redis comes back under a new id (SB_CLUSTER_JOINED) and
+ * the others see it as new (SB_CLUSTER_NODE_UP). */
+typedef enum sb_cluster_event_kind {
+    /* This node joined the cluster, or rejoined under a new id after losing
+     * Redis: whatever it told the others before is forgotten there; announce
+     * your state to every node. */
+    SB_CLUSTER_JOINED = 1,
+    /* Node `node` appeared: it knows nothing from this node yet. */
+    SB_CLUSTER_NODE_UP = 2,
+    /* Node `node` is gone (its lease ran out, or it left): forget what it
+     * told you. No message from that node id arrives after this. */
+    SB_CLUSTER_NODE_DOWN = 3,
+    /* `data`/`len` from this module on node `node`. */
+    SB_CLUSTER_MESSAGE = 4
+} sb_cluster_event_kind;
+
+typedef struct sb_cluster_event {
+    size_t struct_size;
+    sb_cluster_event_kind kind;
+    const char *node;  /* JOINED: this node's new id; otherwise the other node */
+    const void *data;  /* MESSAGE only; borrowed for the call */
+    size_t len;
+} sb_cluster_event;
 
 /* ---- Storage (ABI 1.1) ------------------------------------------------------
  * Durable data the host keeps for modules, in the backend the operator
@@ -392,6 +432,18 @@ typedef struct sb_host_api {
     /* Answer `response` with an HTTP status and a JSON body (copied). */
     sb_status (*http_respond)(sb_module_ctx *ctx, sb_http_response *response, int status, const char *json_body,
                               size_t json_body_len);
+
+    /* ---- ABI 1.2: check host->struct_size before using what follows ---- */
+
+    /* This node's id in the cluster; "" when the server runs alone or has
+     * not joined yet. Borrowed until the next host call. */
+    const char *(*node_id)(sb_module_ctx *ctx);
+    /* Send `data` (copied) to this module on node `to_node`, or on every
+     * other node when NULL; it arrives there as SB_CLUSTER_MESSAGE.
+     * SB_ERR_UNAVAILABLE when the server runs alone or Redis is unavailable
+     * (nothing is queued: the module resends its state on the next
+     * SB_CLUSTER_JOINED). */
+    sb_status (*cluster_send)(sb_module_ctx *ctx, const char *to_node, const void *data, size_t len);
 } sb_host_api;
 
 /* The module's descriptor. NULL hooks are not used. Fields are only ever
@@ -454,6 +506,10 @@ typedef struct sb_module_descriptor {
     /* ---- ABI 1.1 ---- */
     /* A request to a route this module registered (host->http_route). */
     void (*on_http)(void *state, const sb_http_request *request, sb_http_response *response);
+
+    /* ---- ABI 1.2 ---- */
+    /* Cluster news (see "Cluster" above); never called on a server that runs alone. */
+    void (*on_cluster)(void *state, const sb_cluster_event *event);
 } sb_module_descriptor;
 
 typedef const sb_module_descriptor *(*sb_module_entry_fn)(void);

@@ -11,7 +11,7 @@
 //       static constexpr sb_config_key config_keys[] = {{"greeting", SB_CONFIG_STRING, 0, "..."}};
 //       Greeter(sb::Host host, std::string_view config_json);        // throw to refuse the config
 //       bool on_event(sb_socket_id socket, const sb_event& event);   // true = handled
-//       // optional: on_connect, on_disconnect, on_timer, on_room, on_http, export_state, import_state
+//       // optional: on_connect, on_disconnect, on_timer, on_room, on_http, on_cluster, export_state, import_state
 //   };
 //   SWITCHBOARD_MODULE(Greeter, "greeter", "1.0.0")
 //
@@ -234,6 +234,14 @@ void on_http(void* state, const sb_http_request* request, sb_http_response* resp
 }
 
 template <typename T>
+void on_cluster(void* state, const sb_cluster_event* event) {
+    try {
+        self<T>(state).on_cluster(*event);
+    } catch (...) {
+    }
+}
+
+template <typename T>
 sb_status export_state(void* state, sb_state_writer* writer) {
     try {
         std::string bytes = self<T>(state).export_state();
@@ -282,6 +290,8 @@ constexpr sb_module_descriptor describe(const char* name, const char* version) {
         d.on_room = &detail::on_room<T>;
     if constexpr (requires(T& t, const sb_http_request& q, sb_http_response* r) { t.on_http(q, r); })
         d.on_http = &detail::on_http<T>;
+    if constexpr (requires(T& t, const sb_cluster_event& e) { t.on_cluster(e); })
+        d.on_cluster = &detail::on_cluster<T>;
     if constexpr (requires(T& t) { t.export_state(); }) d.export_state = &detail::export_state<T>;
     if constexpr (requires(T& t, std::string_view b) { t.import_state(b); }) d.import_state = &detail::import_state<T>;
     if constexpr (requires { T::config_keys; }) {
