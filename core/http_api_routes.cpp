@@ -7,6 +7,7 @@
 // recipient, as for a module's broadcast.
 #include "http_api.h"
 
+#include "cluster/cluster.h"
 #include "hub.h"
 #include "module_host.h"
 #include "socketio_packet.h"
@@ -18,7 +19,6 @@
 #include <algorithm>
 #include <optional>
 #include <set>
-#include <unordered_set>
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.0.0"
@@ -102,10 +102,6 @@ std::optional<ApiAnswer> namespace_field(const rapidjson::Value& obj, Hub& hub, 
     return std::nullopt;
 }
 
-bool in_any_room(const Namespace& ns, sb_socket_id id, const std::vector<std::string>& rooms) {
-    return std::any_of(rooms.begin(), rooms.end(), [&](const std::string& r) { return ns.rooms.contains(id, r); });
-}
-
 ApiAnswer emit(const ApiRequest& request, Hub& hub) {
     rapidjson::Document doc;
     if (auto e = parse_object(request.body, doc,
@@ -135,42 +131,16 @@ ApiAnswer emit(const ApiRequest& request, Hub& hub) {
     const auto frames = Hub::encode(*ns, false, -1, *payload, nullptr, 0);
     if (frames.empty()) return invalid("args: not a valid list of arguments");
 
-    size_t recipients = 0;
-    if (!has_users && !has_except_users) {
-        BroadcastTarget t;
-        t.ns = ns;
-        for (const auto& r : rooms) t.rooms.emplace_back(r);
-        for (const auto& r : except_rooms) t.except_rooms.emplace_back(r);
-        recipients = hub.broadcast(t, frames);
-    } else {
-        // Targets by id, each once; a delivery may close a slow consumer,
-        // so they are looked up again when delivered.
-        std::vector<sb_socket_id> targets;
-        std::unordered_set<sb_socket_id> seen;
-        const std::set<std::string, std::less<>> excluded_users(except_users.begin(), except_users.end());
-        auto consider = [&](Socket* s) {
-            if (!s || s->ns != ns || seen.count(s->id)) return;
-            seen.insert(s->id);
-            if (s->user_id() && excluded_users.count(std::string_view(s->user_id()))) return;
-            if (in_any_room(*ns, s->id, except_rooms)) return;
-            targets.push_back(s->id);
-        };
-        if (!has_rooms && !has_users) {
-            for (auto& [_, s] : ns->sockets) consider(s);
-        }
-        for (const auto& room : rooms)
-            if (const auto* members = ns->rooms.members(room))
-                for (auto id : *members) consider(hub.find(id));
-        for (const auto& user : users)
-            if (const auto* sockets = hub.sockets_of_user(user))
-                for (Socket* s : *sockets) consider(s);
-        for (auto id : targets) {
-            if (Socket* s = hub.find(id)) {
-                hub.deliver(*s, frames);
-                ++recipients;
-            }
-        }
-    }
+    // An explicit but empty list of rooms and users selects nobody, not everybody.
+    if ((has_rooms || has_users) && rooms.empty() && users.empty())
+        return {200, "{\"recipients\":0}", {}};
+    BroadcastTarget t;
+    t.ns = ns;
+    t.rooms.assign(rooms.begin(), rooms.end());
+    t.users.assign(users.begin(), users.end());
+    t.except_rooms.assign(except_rooms.begin(), except_rooms.end());
+    t.except_users.assign(except_users.begin(), except_users.end());
+    const size_t recipients = hub.broadcast(t, frames);
     return {200, "{\"recipients\":" + std::to_string(recipients) + "}", {}};
 }
 
@@ -195,15 +165,24 @@ ApiAnswer disconnect(const ApiRequest& request, Hub& hub, ModuleHost& modules) {
             for (auto& [id, s] : ns->sockets)
                 if (s->sid == sid) ids.push_back(id);
         }
-        if (ids.empty()) return api_error(404, "SOCKET_NOT_FOUND", "socketId: no connected socket '" + sid + "'");
     }
+    // In a cluster the user's sockets on other nodes, or a socket that is not
+    // here, are disconnected by their own nodes; the count is this node's.
+    cluster::Cluster* cluster = modules.cluster;
+    const bool ask_cluster = cluster && (!user.empty() || ids.empty());
+    if (!sid.empty() && ids.empty() && !cluster)
+        return api_error(404, "SOCKET_NOT_FOUND", "socketId: no connected socket '" + sid + "'");
+    if (ask_cluster && !cluster->publish_disconnect({"", only ? only->name : "", user, sid}))
+        return api_error(503, "CLUSTER_UNAVAILABLE",
+                         "Redis is unavailable: sockets on other nodes cannot be reached now (" +
+                             std::to_string(ids.size()) + " on this node were not disconnected either)");
     size_t done = 0;
     for (auto id : ids) {
         if (!hub.find(id) || !modules.disconnect_socket) continue;
         modules.disconnect_socket(id);
         ++done;
     }
-    return {200, "{\"disconnected\":" + std::to_string(done) + "}", {}};
+    return {200, "{\"disconnected\":" + std::to_string(done) + (cluster ? ",\"cluster\":true}" : "}"), {}};
 }
 
 ApiAnswer members(const ApiRequest& request, Hub& hub) {

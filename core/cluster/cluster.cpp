@@ -107,8 +107,24 @@ void Cluster::connections_changed() {
     // back as a new node, whose state everyone takes afresh.
     registered_ = false;
     rejoin_needed_ = true;
-    alive_.clear();
+    forget_peers();
     new_identity();
+}
+
+// This node may miss messages from now on: what its modules hold from the
+// other nodes can no longer be trusted. They are reported down (but not
+// buried: they may well be alive) and come back up, with fresh state, once
+// this node has rejoined.
+void Cluster::forget_peers() {
+    if (!alive_.empty())
+        log::warn("cluster", "out of touch with " + std::to_string(alive_.size()) +
+                                 " other node(s) until Redis is back; their state here is dropped");
+    const std::set<std::string> peers = std::move(alive_);
+    alive_.clear();
+    for (const auto& node : peers) {
+        last_seq_.erase(node);
+        if (hooks_.node_event) hooks_.node_event(NodeEvent::Down, node);
+    }
 }
 
 void Cluster::register_node() {
@@ -165,7 +181,7 @@ void Cluster::tick() {
                                                        " was declared gone by the cluster (its lease ran out); rejoining");
                               registered_ = false;
                               rejoin_needed_ = true;
-                              alive_.clear();
+                              forget_peers();
                               new_identity();
                               return;
                           }
@@ -237,6 +253,15 @@ bool Cluster::publish(Delivery d) {
     return true;
 }
 
+bool Cluster::publish_disconnect(DisconnectRequest r) {
+    if (!available()) {
+        ++stats_.publish_dropped;
+        return false;
+    }
+    r.origin = node_id_;
+    return commands_.command({"PUBLISH", r.user.empty() ? all_channel_ : user_channel(r.user), encode(r)}, nullptr);
+}
+
 bool Cluster::send_module_message(const std::string& module, std::string_view payload, const std::string& to_node) {
     if (!available()) return false;
     ModuleMessage m{node_id_, module, std::string(payload)};
@@ -289,9 +314,18 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
     case 'M': {
         auto m = decode_module_message(payload);
         if (!m) break;
-        if (tag_of(m->origin) == session_tag_ || from_buried(m->origin)) return;
+        // Only from nodes reported up: a module hears from a node after
+        // NODE_UP and never after NODE_DOWN (until the next NODE_UP).
+        if (!alive_.count(m->origin)) return;
         ++stats_.module_messages_received;
         if (hooks_.module_message) hooks_.module_message(*m);
+        return;
+    }
+    case 'X': {
+        auto x = decode_disconnect(payload);
+        if (!x) break;
+        if (tag_of(x->origin) == session_tag_ || from_buried(x->origin)) return;
+        if (hooks_.disconnect) hooks_.disconnect(*x);
         return;
     }
     default:

@@ -60,6 +60,7 @@ public:
         std::function<void(const Delivery&)> deliver;
         std::function<void(const ModuleMessage&)> module_message;
         std::function<void(NodeEvent, const std::string& node)> node_event;
+        std::function<void(const DisconnectRequest&)> disconnect;
     };
 
     Cluster(uv_loop_t* loop, const ClusterConfig& config, Hooks hooks);
@@ -90,6 +91,9 @@ public:
     // Sends an emit to the other nodes. False (and counted) when Redis is
     // unavailable: local delivery has happened and is not undone.
     bool publish(Delivery delivery);
+    // Asks the other nodes to disconnect a user's sockets (sent only to the
+    // nodes that have that user) or a socket by id (sent to all).
+    bool publish_disconnect(DisconnectRequest request);
     // A module's message to the same module on every other node, or on one
     // (`to_node` non-empty).
     bool send_module_message(const std::string& module, std::string_view payload, const std::string& to_node);
@@ -138,6 +142,7 @@ private:
     void new_identity();
     void node_up(const std::string& node);
     void node_down(const std::string& node);
+    void forget_peers();
     void on_message(std::string_view channel, std::string_view payload);
     void on_control(std::string_view payload);
     bool from_buried(const std::string& origin) const { return buried_.count(origin) != 0; }

@@ -29,6 +29,7 @@ ClusterLink::ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub,
         modules_.cluster_event(SB_CLUSTER_MESSAGE, m.origin, &m.module, m.payload);
     };
     hooks.node_event = [this](NodeEvent e, const std::string& node) { modules_.cluster_event(kind_of(e), node); };
+    hooks.disconnect = [this](const DisconnectRequest& r) { disconnect(r); };
     cluster_ = std::make_unique<Cluster>(loop, config, std::move(hooks));
 }
 
@@ -81,6 +82,22 @@ void ClusterLink::deliver(const Delivery& d) {
     frames.reserve(d.frames.size());
     for (const auto& f : d.frames) frames.push_back(Frame::make(f.bytes, f.binary));
     hub_.broadcast_local(t, frames);
+}
+
+void ClusterLink::disconnect(const DisconnectRequest& r) {
+    std::vector<sb_socket_id> ids;
+    auto wanted = [&](const Socket& s) { return r.ns.empty() || s.ns->name == r.ns; };
+    if (!r.user.empty()) {
+        if (const auto* sockets = hub_.sockets_of_user(r.user))
+            for (const Socket* s : *sockets)
+                if (wanted(*s)) ids.push_back(s->id);
+    } else {
+        for (const auto& ns : hub_.namespaces())
+            for (const auto& [id, s] : ns->sockets)
+                if (s->sid == r.sid && wanted(*s)) ids.push_back(id);
+    }
+    for (auto id : ids)
+        if (hub_.find(id) && modules_.disconnect_socket) modules_.disconnect_socket(id);
 }
 
 void ClusterLink::render_metrics(std::string& out) const {

@@ -41,6 +41,7 @@ private:
     bool linked_ = false;
 
     void deliver(const Delivery& d);
+    void disconnect(const DisconnectRequest& r);
 };
 
 }  // namespace sb::cluster

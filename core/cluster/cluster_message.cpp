@@ -2,6 +2,7 @@
 //   'D' 1  str origin  u64 seq  str ns  list rooms  list users  list except_rooms
 //          list except_users  u32 n  n × (u8 binary, str bytes)
 //   'M' 1  str origin  str module  str payload
+//   'X' 1  str origin  str ns  str user  str sid
 // where str is a u32 length and the bytes, a list a u32 count and that many
 // str, and integers are little-endian.
 #include "cluster/cluster_message.h"
@@ -123,9 +124,18 @@ std::string encode(const ModuleMessage& m) {
     return w.take();
 }
 
+std::string encode(const DisconnectRequest& r) {
+    Writer w('X');
+    w.str(r.origin);
+    w.str(r.ns);
+    w.str(r.user);
+    w.str(r.sid);
+    return w.take();
+}
+
 char message_kind(std::string_view bytes) {
     if (bytes.size() < 2 || bytes[1] != kVersion) return 0;
-    return bytes[0] == 'D' || bytes[0] == 'M' ? bytes[0] : 0;
+    return bytes[0] == 'D' || bytes[0] == 'M' || bytes[0] == 'X' ? bytes[0] : 0;
 }
 
 std::optional<Delivery> decode_delivery(std::string_view bytes) {
@@ -159,6 +169,17 @@ std::optional<ModuleMessage> decode_module_message(std::string_view bytes) {
     m.payload = r.str();
     if (!r.done()) return std::nullopt;
     return m;
+}
+
+std::optional<DisconnectRequest> decode_disconnect(std::string_view bytes) {
+    Reader r(bytes, 'X');
+    DisconnectRequest d;
+    d.origin = r.str();
+    d.ns = r.str();
+    d.user = r.str();
+    d.sid = r.str();
+    if (!r.done()) return std::nullopt;
+    return d;
 }
 
 }  // namespace sb::cluster

@@ -40,12 +40,23 @@ struct ModuleMessage {
     std::string payload;
 };
 
+// "Disconnect these sockets wherever they are" (HTTP API): a user's
+// sockets, or one socket by its Socket.IO id; `ns` empty = every namespace.
+struct DisconnectRequest {
+    std::string origin;
+    std::string ns;
+    std::string user;
+    std::string sid;
+};
+
 std::string encode(const Delivery& d);
 std::string encode(const ModuleMessage& m);
+std::string encode(const DisconnectRequest& r);
 
-// Which of the two a received message is; 0 when it is neither.
+// Which kind a received message is ('D', 'M', 'X'); 0 when none.
 char message_kind(std::string_view bytes);
 std::optional<Delivery> decode_delivery(std::string_view bytes);
 std::optional<ModuleMessage> decode_module_message(std::string_view bytes);
+std::optional<DisconnectRequest> decode_disconnect(std::string_view bytes);
 
 }  // namespace sb::cluster

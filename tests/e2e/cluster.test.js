@@ -14,7 +14,7 @@ const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { IS_SWITCHBOARD, freePort } = require('./lib/server');
-const { startCluster, metric, waitForMetric } = require('./lib/cluster');
+const { startCluster, startNode, metric, waitForMetric } = require('./lib/cluster');
 const c = require('./lib/client');
 
 const TEST_MODULES = process.env.SWITCHBOARD_TEST_MODULES || '';
@@ -33,9 +33,9 @@ if (IS_SWITCHBOARD) {
     let seq = 0;
 
     before(async () => {
-      const apiPort = await freePort();
       cluster = await startCluster({
         count: NODES,
+        nodeConfig: async () => ({ api: { listen: [{ address: '127.0.0.1', port: await freePort() }], keys: [{ name: 'backend', key: KEY }] } }),
         config: {
           modules: {
             test_identity: { file: path.join(TEST_MODULES, 'test_identity.so') },
@@ -45,8 +45,6 @@ if (IS_SWITCHBOARD) {
           namespaces: { '/': { modules: ['test_identity', 'test_rooms', 'echo'] }, '/custom': { modules: ['test_identity', 'echo', 'test_rooms'] } },
         },
       });
-      // The API is only on the last node, so API calls are always made on a node other than most senders'.
-      cluster.apiNode = cluster.nodes[NODES - 1];
       clients = await Promise.all(
         Array.from({ length: CLIENTS }, async (_, i) => {
           const node = cluster.nodes[i % NODES];
@@ -56,7 +54,6 @@ if (IS_SWITCHBOARD) {
           return { index: i, node: i % NODES, user: userOf(i), rooms: new Set(roomsOf(i)), socket };
         }),
       );
-      void apiPort;
     });
 
     after(async () => {
@@ -93,6 +90,15 @@ if (IS_SWITCHBOARD) {
     }
 
     const where = (pred) => clients.filter(pred);
+
+    async function api(node, urlPath, body) {
+      const port = node.config.api.listen[0].port;
+      const res = await c.request({ port }, {
+        method: 'POST', path: urlPath, body: JSON.stringify(body),
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      });
+      return { status: res.status, json: JSON.parse(res.body) };
+    }
 
     test('every node sees the others join', async () => {
       for (const node of cluster.nodes) {
@@ -162,6 +168,120 @@ if (IS_SWITCHBOARD) {
         await new Promise((resolve) => setTimeout(resolve, 50)); // the unsubscribe follows the disconnect
       }
       assert.equal(await subscribers('only-on-node-1'), 0, 'the last member left: the node stops listening');
+    });
+
+    test('an HTTP API emit on one node reaches rooms and users on every node exactly once', { timeout: 20000 }, async () => {
+      for (const [i, node] of cluster.nodes.entries()) {
+        seq += 1;
+        const event = `api-${seq}`;
+        const res = await api(node, '/api/v1/emit', { event, data: { seq }, rooms: ['b'], users: ['u0'], exceptUsers: ['u2'] });
+        assert.equal(res.status, 200, JSON.stringify(res.json));
+        const local = where((cl) => cl.node === i && (cl.rooms.has('b') || cl.user === 'u0') && cl.user !== 'u2');
+        assert.equal(res.json.recipients, local.length, 'recipients counts this node\'s sockets');
+        await sentinelFrom(clients[i]);
+        assertExactly(counts(event), where((cl) => (cl.rooms.has('b') || cl.user === 'u0') && cl.user !== 'u2'),
+          `API emit on node ${i}`);
+      }
+    });
+
+    test('an HTTP API disconnect of a user on one node disconnects their sockets on every node', { timeout: 20000 }, async () => {
+      const victims = where((cl) => cl.user === 'u3');
+      assert.ok(new Set(victims.map((v) => v.node)).size > 1, 'the user has sockets on several nodes');
+      const gone = victims.map((v) => c.waitFor(v.socket, 'disconnect', { timeout: 10000 }));
+      const res = await api(cluster.nodes[0], '/api/v1/disconnect', { userId: 'u3' });
+      assert.equal(res.status, 200);
+      assert.equal(res.json.cluster, true);
+      assert.equal(res.json.disconnected, victims.filter((v) => v.node === 0).length);
+      for (const [reason] of await Promise.all(gone)) assert.equal(reason, 'io server disconnect');
+      clients = clients.filter((cl) => cl.user !== 'u3');
+      const remote = clients.find((cl) => cl.node === 2);
+      const byId = await api(cluster.nodes[0], '/api/v1/disconnect', { socketId: remote.socket.id });
+      assert.equal(byId.status, 200);
+      assert.equal((await c.waitFor(remote.socket, 'disconnect', { timeout: 10000 }))[0], 'io server disconnect');
+      clients = clients.filter((cl) => cl !== remote);
+    });
+  });
+
+  describe('cluster without Redis for a while', () => {
+    let cluster;
+    before(async () => {
+      cluster = await startCluster({
+        count: 2,
+        lease: '2s',
+        config: {
+          modules: { test_rooms: { file: path.join(TEST_MODULES, 'test_rooms.so') }, echo: {} },
+          namespaces: { '/': { modules: ['test_rooms', 'echo'] } },
+        },
+      });
+    });
+
+    async function pair() {
+      const a = await c.connectClient(cluster.nodes[0], { transports: ['websocket'] });
+      const b = await c.connectClient(cluster.nodes[1], { transports: ['websocket'] });
+      const a2 = await c.connectClient(cluster.nodes[0], { transports: ['websocket'] });
+      for (const s of [a, b, a2]) assert.deepEqual(await c.ack(s, 'join', ['r']), [true]);
+      return { a, b, a2 };
+    }
+
+    test('Redis down: local delivery goes on, cross-node delivery pauses and is counted; Redis back: delivery resumes exactly once', { timeout: 60000 }, async () => {
+      const { a, b, a2 } = await pair();
+      assert.deepEqual(await c.ack(a, 'broadcast', [{ rooms: ['r'], event: 'before', data: 1 }]), [true]);
+      assert.deepEqual(await b.inbox.take('before', { timeout: 5000 }), [1]);
+
+      const mark = cluster.nodes[0].outputMark();
+      await cluster.redis.stop();
+      await waitForMetric(cluster.nodes[0], 'switchboard_cluster_redis_connected', (v) => v === 0);
+      const dropped = await metric(cluster.nodes[0], 'switchboard_cluster_publish_dropped_total');
+      for (let i = 0; i < 5; i += 1) {
+        assert.deepEqual(await c.ack(a, 'broadcast', [{ rooms: ['r'], event: 'during', data: i }]), [true]);
+      }
+      for (let i = 0; i < 5; i += 1) assert.deepEqual(await a2.inbox.take('during', { timeout: 5000 }), [i]);
+      assert.equal(await metric(cluster.nodes[0], 'switchboard_cluster_publish_dropped_total'), dropped + 5);
+      await c.assertEchoes(b, assert);
+      const log = cluster.nodes[0].output(mark);
+      assert.equal((log.match(/cluster: 127\.0\.0\.1:\d+ lost/g) || []).length, 1, `one line for the outage:\n${log}`);
+
+      await cluster.redis.start();
+      for (const node of cluster.nodes) {
+        await waitForMetric(node, 'switchboard_cluster_redis_connected', (v) => v === 1);
+        await waitForMetric(node, 'switchboard_cluster_nodes', (v) => v === 2);
+      }
+      assert.match(cluster.nodes[0].output(mark), /connected to 127\.0\.0\.1:\d+ again after \d+ s/);
+      assert.equal(b.inbox.count('during'), 0, 'nothing from the outage is replayed');
+      assert.deepEqual(await c.ack(a, 'broadcast', [{ rooms: ['r'], event: 'after', data: 2 }]), [true]);
+      assert.deepEqual(await b.inbox.take('after', { timeout: 5000 }), [2]);
+      assert.deepEqual(await c.ack(b, 'broadcast', [{ rooms: ['r'], event: 'back', data: 3 }]), [true]);
+      assert.deepEqual(await a.inbox.take('back', { timeout: 5000 }), [3]);
+      assert.deepEqual(await a2.inbox.take('back', { timeout: 5000 }), [3]);
+      // a sentinel proves no second copy is still on its way
+      assert.deepEqual(await c.ack(b, 'broadcast', [{ rooms: ['r'], event: 'sentinel', data: 4 }]), [true]);
+      await a.inbox.take('sentinel', { timeout: 5000 });
+      assert.equal(a.inbox.count('back'), 1);
+      assert.equal(b.inbox.count('after'), 1);
+      for (const s of [a, b, a2]) s.close();
+    });
+
+    test('a killed node is declared gone by the others within its lease', { timeout: 30000 }, async () => {
+      const extra = await startNode(cluster);
+      for (const node of cluster.nodes) await waitForMetric(node, 'switchboard_cluster_nodes', (v) => v === 3);
+      const killedAt = Date.now();
+      await extra.kill9();
+      for (const node of cluster.nodes) {
+        await waitForMetric(node, 'switchboard_cluster_nodes', (v) => v === 2, { timeout: 10000 });
+        const took = Date.now() - killedAt;
+        assert.ok(took <= 2000 + 1500, `declared gone after ${took} ms (lease 2 s, checked every second)`);
+      }
+      assert.ok(await metric(cluster.nodes[0], 'switchboard_cluster_nodes_lost_total') >= 1);
+      assert.match(cluster.nodes[1].output(), /node \S+ is gone \(2 nodes\)/);
+    });
+
+    test('a node that stops cleanly is gone for the others at once', { timeout: 30000 }, async () => {
+      const extra = await startNode(cluster);
+      for (const node of cluster.nodes) await waitForMetric(node, 'switchboard_cluster_nodes', (v) => v === 3);
+      const stoppedAt = Date.now();
+      await extra.stop();
+      await waitForMetric(cluster.nodes[0], 'switchboard_cluster_nodes', (v) => v === 2, { timeout: 10000 });
+      assert.ok(Date.now() - stoppedAt < 1500, 'the goodbye is not the lease running out');
     });
   });
 }

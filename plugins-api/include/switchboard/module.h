@@ -234,10 +234,14 @@ typedef enum sb_cluster_event_kind {
      * Redis: whatever it told the others before is forgotten there; announce
      * your state to every node. */
     SB_CLUSTER_JOINED = 1,
-    /* Node `node` appeared: it knows nothing from this node yet. */
+    /* Node `node` appeared (or reappeared after this node rejoined): it
+     * knows nothing from this node yet. Messages from a node only arrive
+     * between its NODE_UP and its NODE_DOWN. */
     SB_CLUSTER_NODE_UP = 2,
-    /* Node `node` is gone (its lease ran out, or it left): forget what it
-     * told you. No message from that node id arrives after this. */
+    /* Node `node` is gone (its lease ran out, or it left), or this node
+     * lost Redis and may have missed what it said: forget what it told you.
+     * No message from that node arrives after this unless it is reported
+     * up again (which happens only after this node rejoined). */
     SB_CLUSTER_NODE_DOWN = 3,
     /* `data`/`len` from this module on node `node`. */
     SB_CLUSTER_MESSAGE = 4

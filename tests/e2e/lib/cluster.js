@@ -6,14 +6,20 @@
 
 const assert = require('node:assert/strict');
 const { startServer } = require('./server');
+const { mergeConfig } = require('./config');
 const { startRedis } = require('./redis');
 const c = require('./client');
 
-/** Starts `count` nodes (in parallel) on `redis` (started when not given). */
-async function startCluster({ count = 2, config = {}, redis, lease = '3s', prefix } = {}) {
+/**
+ * Starts `count` nodes (in parallel) on `redis` (started when not given).
+ * `nodeConfig(i)` may return (or resolve to) config overrides for node i.
+ */
+async function startCluster({ count = 2, config = {}, redis, lease = '3s', prefix, nodeConfig } = {}) {
   const r = redis || (await startRedis());
   const cluster = { redis: r, prefix: prefix || `sbtest${process.pid}`, lease, config, nodes: [] };
-  cluster.nodes = await Promise.all(Array.from({ length: count }, () => startNode(cluster)));
+  cluster.nodes = await Promise.all(
+    Array.from({ length: count }, async (_, i) => startNode(cluster, { config: nodeConfig ? await nodeConfig(i) : {} })),
+  );
   await Promise.all(cluster.nodes.map((n) => waitForMetric(n, 'switchboard_cluster_nodes', (v) => v === count)));
   return cluster;
 }
@@ -21,7 +27,7 @@ async function startCluster({ count = 2, config = {}, redis, lease = '3s', prefi
 /** One more node of `cluster` (not waited for by the others). */
 function startNode(cluster, extra = {}) {
   const clusterSection = { redis: { address: cluster.redis.address }, prefix: cluster.prefix, node_lease: cluster.lease };
-  return startServer({ ...extra, config: { ...cluster.config, cluster: clusterSection, ...(extra.config || {}) } });
+  return startServer({ ...extra, config: mergeConfig({ ...cluster.config, cluster: clusterSection }, extra.config || {}) });
 }
 
 /** The value of an unlabelled metric, or of the first sample matching `labels`. */
