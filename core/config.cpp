@@ -261,13 +261,13 @@ public:
                      "redis needs storage.redis or a cluster.redis section saying where Redis is");
             c.storage.redis = c.cluster.redis;
         }
+        if (!listen_seen) c.listen.push_back(ListenConfig{});
         if (c.cluster.enabled && c.cluster.advertise.empty()) {
             const ListenConfig& l = c.listen.front();
             const std::string host = l.address == "0.0.0.0" || l.address.empty() ? "127.0.0.1"
                                      : l.address == "::" ? "::1" : l.address;
             c.cluster.advertise = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(l.port);
         }
-        if (!listen_seen) c.listen.push_back(ListenConfig{});
         if (c.api.listen.empty()) c.api.listen.push_back(ListenConfig{"127.0.0.1", 3001, "", ""});
         if (c.ping_timeout_ms == 0) fail(root, "engineio.ping_timeout", "must be greater than 0");
         if (c.namespaces.empty()) fail(root, "namespaces", "at least one namespace must be configured");

@@ -82,7 +82,7 @@ struct ClusterConfig {
     bool enabled = false;
     cluster::RedisEndpoint redis;
     std::string prefix = "switchboard";  // of every key and channel: clusters can share one Redis
-    uint64_t node_lease_ms = 15000;      // a node silent this long is gone, its users offline
+    uint64_t node_lease_ms = 10000;      // a node silent this long is gone, its users offline
     // host:port where other nodes reach this node's Socket.IO listener to
     // forward polling requests; default: the first listen address
     // (127.0.0.1 when it listens on every address).
