@@ -13,6 +13,9 @@ namespace {
 
 constexpr uint64_t kTickMs = 1000;
 constexpr size_t kBuriedRemembered = 10000;
+// Emits waiting for Redis beyond this are dropped (and counted) rather than
+// held: a Redis that accepts but falls behind must not grow this process.
+constexpr size_t kMaxPendingBytes = 64 * 1024 * 1024;
 
 // Renews (or, with mode "join", takes) this node's lease, forgets expired
 // ones, and answers the nodes alive now; {-1} when our lease was found gone
@@ -233,7 +236,7 @@ void Cluster::watch_user(std::string_view user, bool on) {
 }
 
 bool Cluster::publish(Delivery d) {
-    if (!available()) {
+    if (!available() || commands_.pending_bytes() > kMaxPendingBytes) {
         ++stats_.publish_dropped;
         return false;
     }

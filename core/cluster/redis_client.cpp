@@ -27,6 +27,7 @@ constexpr size_t kSubscribeBatch = 1000;
 struct Pending {
     std::weak_ptr<RedisClient*> client;
     RedisClient::ReplyFn fn;
+    size_t bytes;
 };
 
 }  // namespace
@@ -114,7 +115,9 @@ void RedisClient::on_connect(const redisAsyncContext* c, int status) {
         self->connection_lost(c->errstr);
         return;
     }
-    redisEnableKeepAlive(const_cast<redisContext*>(&c->c));
+    // TCP keepalive notices a Redis host that vanished from the network
+    // (no RST ever comes); a unix socket has no such option.
+    if (self->endpoint_.unix_path.empty()) redisEnableKeepAlive(const_cast<redisContext*>(&c->c));
     self->handshake();
 }
 
@@ -255,23 +258,28 @@ bool RedisClient::send(const std::vector<std::string_view>& argv, ReplyFn done) 
     std::vector<size_t> lens;
     args.reserve(argv.size());
     lens.reserve(argv.size());
+    size_t bytes = 0;
     for (auto a : argv) {
         args.push_back(a.data());
         lens.push_back(a.size());
+        bytes += a.size();
     }
-    auto* pending = new Pending{self_, std::move(done)};
+    auto* pending = new Pending{self_, std::move(done), bytes};
     if (redisAsyncCommandArgv(ctx_, &RedisClient::on_reply, pending, static_cast<int>(args.size()), args.data(),
                               lens.data()) != REDIS_OK) {
         delete pending;
         return false;
     }
+    pending_bytes_ += bytes;
     return true;
 }
 
 void RedisClient::on_reply(redisAsyncContext*, void* reply, void* privdata) {
     std::unique_ptr<Pending> pending(static_cast<Pending*>(privdata));
-    if (!pending->client.lock() || !pending->fn) return;
-    pending->fn(static_cast<const redisReply*>(reply));
+    auto client = pending->client.lock();
+    if (!client) return;
+    (*client)->pending_bytes_ -= pending->bytes;
+    if (pending->fn) pending->fn(static_cast<const redisReply*>(reply));
 }
 
 bool RedisClient::command(const std::vector<std::string_view>& argv, ReplyFn done) {

@@ -79,6 +79,9 @@ public:
     void unsubscribe(const std::string& channel);
     bool subscribed(const std::string& channel) const { return channels_.count(channel) != 0; }
     size_t channel_count() const { return channels_.size(); }
+    // Bytes of commands sent (or queued in hiredis) whose reply has not
+    // arrived: what a slow Redis makes this process hold.
+    size_t pending_bytes() const { return pending_bytes_; }
 
     // Drops the connection now and reconnects (after a backoff step), e.g.
     // when a sibling connection found the server unresponsive.
@@ -96,6 +99,7 @@ private:
     uv_timer_t* retry_timer_ = nullptr;   // backoff, and the liveness PING
     uint64_t backoff_ms_ = 0;
     uint64_t ping_sent_ms_ = 0;           // 0: no PING outstanding
+    size_t pending_bytes_ = 0;
     uint64_t outage_since_ms_ = 0;        // 0: not in an outage
     uint64_t last_retry_log_ms_ = 0;
     std::string last_error_;

@@ -285,3 +285,48 @@ if (IS_SWITCHBOARD) {
     });
   });
 }
+
+if (IS_SWITCHBOARD) {
+  describe('Redis connection settings', () => {
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const { startRedis } = require('./lib/redis');
+    const { startServer } = require('./lib/server');
+    const modules = { config: { modules: { echo: {} }, namespaces: { '/': { modules: ['echo'] } } } };
+
+    test('ACL user and password (from a file), a database number, over a unix socket', { timeout: 30000 }, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-redis-sock-'));
+      const sock = path.join(dir, 'redis.sock');
+      const redis = await startRedis(['--unixsocket', sock, '--unixsocketperm', '700']);
+      assert.equal(await redis.command('ACL', 'SETUSER', 'sb', 'on', '>pw-0123456789', '~*', '&*', '+@all'), 'OK');
+      assert.equal(await redis.command('ACL', 'SETUSER', 'default', 'off'), 'OK');
+      const passFile = path.join(dir, 'redis.pass');
+      fs.writeFileSync(passFile, 'pw-0123456789\n');
+      const redisConfig = { address: `unix:${sock}`, username: 'sb', password_file: passFile, db: 3 };
+      const nodes = await Promise.all([0, 1].map(() => startServer({
+        config: { ...modules.config, cluster: { redis: redisConfig, prefix: 'acl', node_lease: '2s' } },
+      })));
+      for (const node of nodes) await waitForMetric(node, 'switchboard_cluster_nodes', (v) => v === 2);
+      assert.match(nodes[0].output(), new RegExp(`connected to unix:${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/3`));
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('a wrong password is logged once with the reason, and the node serves its own clients meanwhile', { timeout: 30000 }, async () => {
+      const redis = await startRedis(['--requirepass', 'right-password-0123']);
+      const node = await startServer({
+        config: { ...modules.config, cluster: { redis: { address: redis.address, password: 'wrong-password' }, prefix: 'pw' } },
+      });
+      const deadline = Date.now() + 10000;
+      while (!/AUTH refused: WRONGPASS/.test(node.output()) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the log line is what we wait for
+      }
+      assert.match(node.output(), /\[redis\] cluster: 127\.0\.0\.1:\d+ unreachable: AUTH refused: WRONGPASS/);
+      assert.equal(await metric(node, 'switchboard_cluster_redis_connected'), 0);
+      const client = await c.connectClient(node, { transports: ['websocket'] });
+      await c.assertEchoes(client, assert);
+      client.close();
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // several retries happen in this window
+      assert.equal((node.output().match(/AUTH refused/g) || []).length, 2, 'once per connection (command and pub/sub), not per retry');
+    });
+  });
+}

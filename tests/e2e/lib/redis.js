@@ -104,7 +104,9 @@ class RedisHandle {
     const deadline = Date.now() + 10000;
     for (;;) {
       try {
-        if ((await command(this.port, 'PING')) === 'PONG') return this;
+        // Any answer means it listens (NOAUTH included, with --requirepass).
+        await command(this.port, 'PING');
+        return this;
       } catch {
         // not listening yet
       }
