@@ -16,9 +16,12 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
 const jwt = require('jsonwebtoken');
 const { IS_SWITCHBOARD } = require('./lib/server');
-const { startCluster, waitForMetric } = require('./lib/cluster');
+const { toYaml } = require('./lib/config');
+const { startCluster, metric, waitForMetric } = require('./lib/cluster');
 const c = require('./lib/client');
 
 const SECRET = crypto.randomBytes(32).toString('hex');
@@ -95,6 +98,29 @@ function historyOf(socket, room, userId) {
   return socket.inbox.items
     .filter((i) => (i.event === 'presence:online' || i.event === 'presence:offline') && i.args[0].room === room && i.args[0].userId === userId)
     .map((i) => i.event);
+}
+
+/** Rewrites a node's configuration with `change` applied and reloads it (SIGHUP). */
+async function reloadNode(node, change) {
+  const config = JSON.parse(JSON.stringify(node.config));
+  change(config);
+  config.modules.test_rooms = { file: path.join(process.env.SWITCHBOARD_TEST_MODULES, 'test_rooms.so') };
+  fs.writeFileSync(node.configPath, toYaml(config));
+  const reloads = () => metric(node, 'switchboard_reloads_total', 'result="success"');
+  const before = await reloads();
+  node.process.kill('SIGHUP');
+  await waitForMetric(node, 'switchboard_reloads_total', (v) => v > before, { labels: 'result="success"' });
+}
+
+/** A module message as the host frames it ('M', version 1, origin, module, payload), ASCII only. */
+function moduleMessage(origin, module, payload) {
+  const str = (s) => {
+    const b = Buffer.from(s, 'latin1');
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  return Buffer.concat([Buffer.from([0x4d, 1]), str(origin), str(module), str(payload)]).toString('latin1');
 }
 
 async function closeAndWait(socket) {
@@ -200,6 +226,55 @@ if (IS_SWITCHBOARD) {
       const [d] = await query(observers.oc, ['dana']);
       assert.equal(d.online, false);
       assert.equal(typeof d.lastSeen, 'number');
+    });
+
+    test('a reload of one node keeps what the others said, announces nothing, and the new instance keeps talking', async () => {
+      const listBefore = await list(observers.oa, room);
+      const eventsBefore = Object.values(observers).map((o) => o.inbox.items.filter((i) => i.event.startsWith('presence:')).length);
+      await reloadNode(B, (config) => {
+        config.modules.presence.config.grace_period = `${GRACE_MS + 100}ms`;
+      });
+      assert.deepEqual(await list(observers.ob, room), listBefore, 'users of A and C still listed on B');
+      // Changes after the reload travel both ways through the new instance.
+      const fromA = await connect(A, 'after-reload-a');
+      await join(fromA, room);
+      assert.deepEqual(await next(observers.ob, 'presence:online', room, 'after-reload-a'), { room, userId: 'after-reload-a', name: 'AFTER-RELOAD-A' });
+      const fromB = await connect(B, 'after-reload-b');
+      await join(fromB, room);
+      await next(observers.oa, 'presence:online', room, 'after-reload-b');
+      await next(observers.oc, 'presence:online', room, 'after-reload-b');
+      Object.values(observers).forEach((o, i) => {
+        const presenceEvents = o.inbox.items.filter((e) => e.event.startsWith('presence:')).slice(eventsBefore[i]);
+        assert.deepEqual(presenceEvents.map((e) => e.args[0].userId).sort(), ['after-reload-a', 'after-reload-b'], 'nothing announced because of the reload');
+      });
+      await closeAndWait(fromB);
+      for (const o of [observers.oa, observers.oc]) await next(o, 'presence:offline', room, 'after-reload-b');
+    });
+
+    test('malformed or foreign messages from a peer are refused whole: nothing announced, nothing broken', async () => {
+      const receivedBefore = await metric(C, 'switchboard_cluster_module_messages_received_total');
+      const bad = [
+        'not json',
+        JSON.stringify({ v: 2, type: 'present', ns: '/', room, user: 'evil', claims: '' }),
+        JSON.stringify({ v: 1, type: 'present', ns: '/', room, user: 'evil', claims: '"x":1}],[{"y":2' }),
+        JSON.stringify({ v: 1, type: 'present', ns: '/', room, user: 'evil' }),
+        JSON.stringify({ v: 1, type: 'snapshot', present: [['/', room, 'evil']], online: [], lastSeen: [] }),
+        JSON.stringify({ v: 1, type: 'teleport' }),
+      ];
+      for (const payload of bad) {
+        await cluster.redis.command('PUBLISH', `${cluster.prefix}:m`, moduleMessage('forged.1', 'presence', payload));
+      }
+      await waitForMetric(C, 'switchboard_cluster_module_messages_received_total', (v) => v >= receivedBefore + bad.length);
+      // A sentinel after them: anything they caused would be in by now.
+      const s = await connect(A, 'sentinel3');
+      await join(s, room);
+      for (const o of Object.values(observers)) {
+        await next(o, 'presence:online', room, 'sentinel3');
+        assert.equal(countOf(o, 'presence:online', room, 'evil'), 0);
+        assert.ok(!(await list(o, room)).includes('evil'));
+      }
+      assert.match(C.output(), /presence peer message refused: claims are not JSON object members \(from node forged\.1\)/);
+      assert.match(C.output(), /presence peer message refused: unknown version/);
     });
   });
 
