@@ -2,7 +2,9 @@
 // tag:
 //   {"sockets":  [{"id":N, "ns":"/", "user":"alice" (absent: anonymous), "rooms":["chat:1"]}],
 //    "members":  [{"ns":"/", "room":"chat:1", "user":"alice", "claims":"\"role\":\"admin\"", "leftAt":ms (while leaving)}],
-//    "lastSeen": [["bob", ms], ...]}          (least recent first)
+//    "lastSeen": [["bob", ms] | ["bob", ms, false] (no grace: its node died), ...],   (least recent first)
+//    "remote":   [{"node":"id", "stale":bool, "present":[[ns,room,user,claims],...], "online":[user,...]}]}
+// presence/1 had no "remote" and only [user, ms] last-seen entries.
 #include "handover.h"
 
 #include <rapidjson/document.h>
@@ -14,7 +16,8 @@
 namespace presence {
 namespace {
 
-constexpr std::string_view kTag = "presence/1\n";
+constexpr std::string_view kTag = "presence/2\n";
+constexpr std::string_view kOldTag = "presence/1\n";
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -36,7 +39,7 @@ const rapidjson::Value& array_field(const rapidjson::Value& obj, const char* nam
 
 }  // namespace
 
-std::string export_handover(const Roster& roster, const OnlineUsers& users) {
+std::string export_handover(const Roster& roster, const OnlineUsers& users, const RemoteNodes& remote) {
     rapidjson::StringBuffer buf;
     Writer w(buf);
     w.StartObject();
@@ -82,28 +85,81 @@ std::string export_handover(const Roster& roster, const OnlineUsers& users) {
     w.EndArray();
     w.Key("lastSeen");
     w.StartArray();
-    for (const auto& [user, at] : users.last_seen()) {
+    for (const auto& seen : users.last_seen()) {
         w.StartArray();
-        put(w, user);
-        w.Uint64(at);
+        put(w, seen.user);
+        w.Uint64(seen.wall_ms);
+        if (!seen.graced) w.Bool(false);
         w.EndArray();
+    }
+    w.EndArray();
+    w.Key("remote");
+    w.StartArray();
+    for (const std::string& node : remote.nodes()) {
+        const NodeFacts facts = remote.facts(node);
+        w.StartObject();
+        w.Key("node");
+        put(w, node);
+        w.Key("stale");
+        w.Bool(remote.stale(node));
+        w.Key("present");
+        w.StartArray();
+        for (const auto& p : facts.present) {
+            w.StartArray();
+            put(w, p.ns);
+            put(w, p.room);
+            put(w, p.user);
+            put(w, p.claims);
+            w.EndArray();
+        }
+        w.EndArray();
+        w.Key("online");
+        w.StartArray();
+        for (const auto& user : facts.online) put(w, user);
+        w.EndArray();
+        w.EndObject();
     }
     w.EndArray();
     w.EndObject();
     return std::string(kTag) + std::string(buf.GetString(), buf.GetSize());
 }
 
-void import_handover(std::string_view bytes, const Settings& settings, Clocks now, Roster& roster, OnlineUsers& users) {
-    if (bytes.substr(0, kTag.size()) != kTag)
-        throw std::runtime_error("unrecognised presence state (expected format presence/1)");
-    const std::string_view json = bytes.substr(kTag.size());
+void import_handover(std::string_view bytes, const Settings& settings, Clocks now, Roster& roster, OnlineUsers& users,
+                     RemoteNodes& remote) {
+    const bool old = bytes.substr(0, kOldTag.size()) == kOldTag;
+    if (!old && bytes.substr(0, kTag.size()) != kTag)
+        throw std::runtime_error("unrecognised presence state (expected format presence/2 or presence/1)");
+    const std::string_view json = bytes.substr(kTag.size());  // both tags are as long
     rapidjson::Document doc;
     doc.Parse(json.data(), json.size());
     if (doc.HasParseError() || !doc.IsObject()) corrupt("not a JSON object");
 
     for (const auto& seen : array_field(doc, "lastSeen").GetArray()) {
-        if (!seen.IsArray() || seen.Size() != 2 || !seen[0].IsString() || !seen[1].IsUint64()) corrupt("bad lastSeen entry");
-        users.remember(std::string(seen[0].GetString(), seen[0].GetStringLength()), seen[1].GetUint64());
+        if (!seen.IsArray() || seen.Size() < 2 || seen.Size() > 3 || !seen[0].IsString() || !seen[1].IsUint64() ||
+            (seen.Size() == 3 && !seen[2].IsBool()))
+            corrupt("bad lastSeen entry");
+        users.remember(std::string(seen[0].GetString(), seen[0].GetStringLength()), seen[1].GetUint64(),
+                       seen.Size() == 2 || seen[2].GetBool());
+    }
+    if (!old) {
+        for (const auto& n : array_field(doc, "remote").GetArray()) {
+            if (!n.IsObject()) corrupt("remote node is not an object");
+            const std::string node = string_field(n, "node", "remote node");
+            NodeFacts facts;
+            for (const auto& p : array_field(n, "present").GetArray()) {
+                if (!p.IsArray() || p.Size() != 4 || !p[0].IsString() || !p[1].IsString() || !p[2].IsString() ||
+                    !p[3].IsString())
+                    corrupt("bad remote present entry");
+                NodeFacts::Present fact{p[0].GetString(), p[1].GetString(), p[2].GetString(), p[3].GetString()};
+                if (settings.tracks(fact.room)) facts.present.push_back(std::move(fact));
+            }
+            for (const auto& u : array_field(n, "online").GetArray()) {
+                if (!u.IsString()) corrupt("remote online user is not a string");
+                facts.online.emplace_back(u.GetString(), u.GetStringLength());
+            }
+            remote.replace(node, facts);
+            if (n.HasMember("stale") && n["stale"].IsTrue()) remote.mark_stale(node);
+        }
     }
     for (const auto& s : array_field(doc, "sockets").GetArray()) {
         if (!s.IsObject() || !s.HasMember("id") || !s["id"].IsUint64()) corrupt("socket without an id");

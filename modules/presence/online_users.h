@@ -6,6 +6,10 @@
 // last one left (as in rooms, a reconnect must not read as offline). When the
 // last socket leaves, the time is remembered in a list bounded by
 // max_last_seen: the user seen least recently is forgotten first.
+//
+// In a cluster the list also holds the times other nodes reported (their
+// users' last disconnections, and the moment a node was found dead); whether
+// a user is connected on another node is kept in RemoteNodes.
 #ifndef SWITCHBOARD_PRESENCE_ONLINE_USERS_H
 #define SWITCHBOARD_PRESENCE_ONLINE_USERS_H
 
@@ -27,10 +31,15 @@ public:
     OnlineUsers(const OnlineUsers&) = delete;
     OnlineUsers& operator=(const OnlineUsers&) = delete;
 
-    // One more socket of `user` is connected.
-    void connected(const std::string& user);
-    // One fewer; when it was the last, `user` was last seen at `wall_ms`.
-    void disconnected(const std::string& user, uint64_t wall_ms);
+    // One more socket of `user` is connected; true when it is the first.
+    bool connected(const std::string& user);
+    // One fewer; when it was the last (returns true), `user` was last seen at `wall_ms`.
+    bool disconnected(const std::string& user, uint64_t wall_ms);
+    bool has_sockets(const std::string& user) const { return sockets_.count(user) != 0; }
+    template <typename F>
+    void each_connected(F&& f) const {
+        for (const auto& [user, n] : sockets_) f(user);
+    }
 
     struct Status {
         bool online = false;
@@ -38,10 +47,20 @@ public:
     };
     Status status(const std::string& user, uint64_t wall_ms, uint64_t grace_ms) const;
 
-    // Last-seen times, least recent first (for the reload handover).
-    const std::list<std::pair<std::string, uint64_t>>& last_seen() const { return seen_; }
+    struct Seen {
+        std::string user;
+        uint64_t wall_ms;
+        // Whether the user still reads online for the grace period after
+        // wall_ms: yes when their last socket disconnected, no when the node
+        // holding it was found dead (its lease, longer than nothing, ran out).
+        bool graced;
+    };
+    // Last-seen times, least recent first (for the reload handover and cluster snapshots).
+    const std::list<Seen>& last_seen() const { return seen_; }
     // Adds a last-seen time as the most recent one (for the reload handover).
-    void remember(const std::string& user, uint64_t wall_ms);
+    void remember(const std::string& user, uint64_t wall_ms, bool graced = true);
+    // Takes a time another node reported unless a later one is known.
+    void merge(const std::string& user, uint64_t wall_ms, bool graced);
 
     // Users forgotten to stay within max_last_seen since the last call.
     uint64_t take_evictions() { return std::exchange(evictions_, 0); }
@@ -51,7 +70,7 @@ private:
         using is_transparent = void;
         size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
-    using SeenList = std::list<std::pair<std::string, uint64_t>>;
+    using SeenList = std::list<Seen>;
 
     void forget(const std::string& user);
 

@@ -17,13 +17,11 @@ std::string user_fields(const std::string& user, const std::string& claims) {
     return out;
 }
 
-std::string users_array(const Room* room) {
+std::string users_array(const std::vector<PresentUser>& users) {
     std::string out = "[";
-    if (room) {
-        for (const auto& [user, member] : room->members) {
-            if (out.size() > 1) out += ",";
-            out += "{" + user_fields(user, member.claims) + "}";
-        }
+    for (const PresentUser& u : users) {
+        if (out.size() > 1) out += ",";
+        out += "{" + user_fields(*u.user, *u.claims) + "}";
     }
     return out + "]";
 }
@@ -58,12 +56,12 @@ std::string offline_args(const std::string& room, const std::string& user, uint6
            ",\"lastSeen\":" + std::to_string(last_seen_ms) + "}]";
 }
 
-std::string state_args(const std::string& name, const Room* room) {
-    return "[{\"room\":" + sb::json_string(name) + ",\"users\":" + users_array(room) + "}]";
+std::string state_args(const std::string& name, const std::vector<PresentUser>& users) {
+    return "[{\"room\":" + sb::json_string(name) + ",\"users\":" + users_array(users) + "}]";
 }
 
-std::string list_answer(const std::string& name, const Room* room) {
-    return "[{\"ok\":true,\"room\":" + sb::json_string(name) + ",\"users\":" + users_array(room) + "}]";
+std::string list_answer(const std::string& name, const std::vector<PresentUser>& users) {
+    return "[{\"ok\":true,\"room\":" + sb::json_string(name) + ",\"users\":" + users_array(users) + "}]";
 }
 
 std::string query_answer(const std::vector<std::pair<std::string, OnlineUsers::Status>>& users) {

@@ -22,10 +22,17 @@ std::string claim_fields(const char* claims_json, const std::vector<std::string>
 std::string online_args(const std::string& room, const std::string& user, const std::string& claims);
 // [{room, userId, lastSeen}]
 std::string offline_args(const std::string& room, const std::string& user, uint64_t last_seen_ms);
-// [{room, users: [{userId, ...claims}]}]; `room` may be null (nobody present).
-std::string state_args(const std::string& name, const Room* room);
+// A user present in a room, wherever: borrowed from the roster or from
+// what other nodes reported. Lists of them are sorted by user id.
+struct PresentUser {
+    const std::string* user;
+    const std::string* claims;  // JSON members ("role":"admin",...)
+};
+
+// [{room, users: [{userId, ...claims}]}]
+std::string state_args(const std::string& name, const std::vector<PresentUser>& users);
 // [{ok: true, room, users: [...]}]
-std::string list_answer(const std::string& name, const Room* room);
+std::string list_answer(const std::string& name, const std::vector<PresentUser>& users);
 // [{ok: true, users: [{userId, online: true} | {userId, online: false, lastSeen: ms | null}]}]
 std::string query_answer(const std::vector<std::pair<std::string, OnlineUsers::Status>>& users);
 

@@ -108,6 +108,8 @@ Settings parse_settings(std::string_view config_json) {
                     refuse(key, "'" + name + "' is a field of the presence payloads and cannot be a claim");
         } else if (key == "grace_period") {
             s.grace_ms = duration_ms(m.value, key);
+        } else if (key == "cluster_resync") {
+            s.resync_ms = duration_ms(m.value, key);
         } else if (key == "max_query_ids") {
             s.max_query_ids = count_of(m.value, key, 1, kMaxQueryIds);
         } else if (key == "max_last_seen") {
@@ -115,7 +117,7 @@ Settings parse_settings(std::string_view config_json) {
         } else {
             // The host checks keys against the table first; this guards a
             // host that passes the configuration through unchecked.
-            refuse(key, "unknown key (known keys: rooms, claims, grace_period, max_query_ids, max_last_seen)");
+            refuse(key, "unknown key (known keys: rooms, claims, grace_period, max_query_ids, max_last_seen, cluster_resync)");
         }
     }
     if (!doc.HasMember("rooms")) refuse("rooms", "required: the room patterns presence is tracked in");

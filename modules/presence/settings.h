@@ -21,6 +21,9 @@ struct Settings {
     uint64_t grace_ms = 5000;
     size_t max_query_ids = 100;
     size_t max_last_seen = 100000;
+    // Cluster: after this node rejoined (it lost Redis), how long what the
+    // other nodes told it before is kept while they rejoin in turn.
+    uint64_t resync_ms = 10000;
 
     // Whether presence is tracked in `room` (some pattern matches it).
     bool tracks(std::string_view room) const;
