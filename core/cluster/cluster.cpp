@@ -114,20 +114,16 @@ void Cluster::connections_changed() {
     new_identity();
 }
 
-// This node may miss messages from now on: what its modules hold from the
-// other nodes can no longer be trusted. They are reported down (but not
-// buried: they may well be alive) and come back up, with fresh state, once
-// this node has rejoined.
+// This node may miss messages from now on. The other nodes are not
+// reported down (most are alive, and saying so would take their users
+// offline for nothing): once this node has rejoined, its modules get
+// SB_CLUSTER_JOINED, then NODE_UP again for every live node, whose state
+// follows; a node that died meanwhile is never reported up again.
 void Cluster::forget_peers() {
     if (!alive_.empty())
-        log::warn("cluster", "out of touch with " + std::to_string(alive_.size()) +
-                                 " other node(s) until Redis is back; their state here is dropped");
-    const std::set<std::string> peers = std::move(alive_);
+        log::warn("cluster", "out of touch with " + std::to_string(alive_.size()) + " other node(s) until Redis is back");
+    for (const auto& node : alive_) last_seq_.erase(node);
     alive_.clear();
-    for (const auto& node : peers) {
-        last_seq_.erase(node);
-        if (hooks_.node_event) hooks_.node_event(NodeEvent::Down, node);
-    }
 }
 
 void Cluster::register_node() {
@@ -202,6 +198,9 @@ void Cluster::tick() {
 }
 
 void Cluster::node_up(const std::string& node) {
+    // Until this node is registered it cannot answer (cluster_send fails):
+    // the member list that registration returns reports every live node.
+    if (!registered_) return;
     if (node == node_id_ || tag_of(node) == session_tag_ || from_buried(node) || alive_.count(node)) return;
     alive_.insert(node);
     ++stats_.nodes_joined;

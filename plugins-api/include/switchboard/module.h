@@ -232,16 +232,17 @@ typedef struct sb_target {
 typedef enum sb_cluster_event_kind {
     /* This node joined the cluster, or rejoined under a new id after losing
      * Redis: whatever it told the others before is forgotten there; announce
-     * your state to every node. */
+     * your state to every node. After a rejoin, what you hold from other
+     * nodes may be stale (messages were missed): every live node is then
+     * reported with SB_CLUSTER_NODE_UP again and sends its state; a node
+     * that is not reported again within a few seconds has gone. */
     SB_CLUSTER_JOINED = 1,
-    /* Node `node` appeared (or reappeared after this node rejoined): it
+    /* Node `node` appeared (or is live again after this node rejoined): it
      * knows nothing from this node yet. Messages from a node only arrive
-     * between its NODE_UP and its NODE_DOWN. */
+     * after its NODE_UP. */
     SB_CLUSTER_NODE_UP = 2,
-    /* Node `node` is gone (its lease ran out, or it left), or this node
-     * lost Redis and may have missed what it said: forget what it told you.
-     * No message from that node arrives after this unless it is reported
-     * up again (which happens only after this node rejoined). */
+    /* Node `node` is gone (its lease ran out, or it left): forget what it
+     * told you. No message from that node id arrives after this. */
     SB_CLUSTER_NODE_DOWN = 3,
     /* `data`/`len` from this module on node `node`. */
     SB_CLUSTER_MESSAGE = 4
