@@ -116,13 +116,14 @@ void Server::apply_namespaces() {
 void Server::start() {
     if (config_.storage.enabled) {
         try {
-            storage_ = storage::open_storage(loop_, config_.storage);
+            storage_ = storage::open_storage(loop_, config_.storage, config_.cluster.prefix);
         } catch (const storage::StorageError& e) {
             throw StartupError(std::string("storage: ") + e.what());
         }
         modules_.set_storage(storage_.get());
+        const bool sqlite = config_.storage.backend == "sqlite";
         log::info(kComponent, "storage: " + storage_->backend->describe() +
-                                  (config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
+                                  (!sqlite ? "" : config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
     }
     modules_.load_all(config_.modules, config_.source_path);
     apply_namespaces();
@@ -190,7 +191,9 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
     auto same_storage = [](const StorageConfig& a, const StorageConfig& b) {
         return a.enabled == b.enabled && a.backend == b.backend && a.path == b.path &&
                a.synchronous_full == b.synchronous_full && a.integrity_check == b.integrity_check &&
-               a.max_value_size == b.max_value_size && a.max_queued == b.max_queued;
+               a.max_value_size == b.max_value_size && a.max_queued == b.max_queued &&
+               a.redis.describe() == b.redis.describe() && a.redis.username == b.redis.username &&
+               a.redis.password == b.redis.password && a.redis.command_timeout_ms == b.redis.command_timeout_ms;
     };
     if (!same_storage(next.storage, config_.storage)) need_restart.push_back("storage");
     next.storage = config_.storage;
@@ -345,6 +348,9 @@ void Server::finish_shutdown() {
     lws_context_destroy(context_);
     context_ = nullptr;
     modules_.unload_all();
+    // The Redis backend's connection would keep the loop running.
+    modules_.set_storage(nullptr);
+    storage_.reset();
     remove_pid_file();
     uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     drain_timer_ = nullptr;
