@@ -102,6 +102,14 @@ if (IS_SWITCHBOARD) {
     assert.ok(keys.length > 0);
     for (const k of keys) assert.match(k, /^switchboard:storage:(stream|kv):\{[a-z0-9_-]+[:}]/);
 
+    // Scripts run by digest: each was sent in full (EVAL) at most once per
+    // node, after Redis answered NOSCRIPT; a digest Redis computes
+    // differently would make every request an EVAL.
+    const stats = await redis.command('INFO', 'commandstats');
+    const calls = (cmd) => Number((new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(stats) || [0, 0])[1]);
+    assert.ok(calls('eval') <= 2 * 6, stats);
+    assert.ok(calls('evalsha') >= 10, stats);
+
     for (const server of [a, b]) assert.equal((await server.stop()).forced, undefined, 'SIGTERM stops a server using Redis');
   });
 
