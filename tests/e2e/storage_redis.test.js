@@ -1,9 +1,10 @@
 'use strict';
 // What the Redis storage backend adds to the behaviour every backend shares
 // (storage.test.js runs that on both): two server processes on one
-// redis-server see the same chat history and the same notifications, an
-// outage makes storage requests fail fast while the server stays up and
-// serves again once Redis is back, and a server starts while Redis is down.
+// redis-server see the same chat history and the same notifications, a
+// Redis that hangs or dies makes storage requests fail fast while the
+// server stays up and serves again once Redis is back, and a server starts
+// while Redis is down.
 // Switchboard only.
 
 const { test } = require('node:test');
@@ -118,6 +119,29 @@ if (IS_SWITCHBOARD) {
     const server = await startCollabServer({ config: redisStorage(redis) });
     const alice = await member(server, 'alice');
     assert.equal((await send(alice, 'before', 'c-1')).ok, true);
+
+    // A Redis that stops answering: the request in flight fails once the
+    // connection's PING goes unanswered for command_timeout (1 s here).
+    const frozen = server.outputMark();
+    process.kill(redis.process.pid, 'SIGSTOP');
+    let hung;
+    try {
+      const t0 = Date.now();
+      hung = await send(alice, 'frozen', 'c-0');
+      assert.ok(Date.now() - t0 < 5000, `the request failed after ${Date.now() - t0} ms`);
+      await logged(server, /storage: .* lost: no answer to PING/, frozen);
+    } finally {
+      process.kill(redis.process.pid, 'SIGCONT');
+    }
+    assert.equal(hung.ok, false, JSON.stringify(hung));
+    assert.equal(hung.error.code, 'INTERNAL', JSON.stringify(hung));
+    await logged(server, /storage: connected to .* again/, frozen);
+    // It may have been applied after all (it was in Redis's input buffer):
+    // the retry with the same clientId is stored at most once.
+    const retried = await send(alice, 'frozen', 'c-0');
+    assert.equal(retried.ok, true, JSON.stringify(retried));
+    const texts = (await answer(alice, 'chat:history', { room: ROOM })).messages.map((m) => m.text);
+    assert.deepEqual(texts, ['before', 'frozen']);
 
     const mark = server.outputMark();
     await redis.stop();
