@@ -139,7 +139,22 @@ RedisBackend::RedisBackend(uv_loop_t* loop, const cluster::RedisEndpoint& endpoi
       later_(new uv_idle_t) {
     uv_idle_init(loop_, later_);
     later_->data = this;
+    client_->on_ready = [this] { load_scripts(); };
     client_->start();
+}
+
+// Sent first on every new connection, before any request: Redis may have
+// restarted with an empty script cache, and a request answered NOSCRIPT is
+// sent again as EVAL after the requests pipelined behind it, which could let
+// a read overtake a write. With the scripts loaded, that only happens if an
+// operator runs SCRIPT FLUSH while the servers run.
+void RedisBackend::load_scripts() {
+    for (const RedisScript* script : {&append_script(), &trim_script(), &kv_get_script(), &kv_set_script(),
+                                      &kv_delete_script(), &kv_scan_script()})
+        client_->command({"SCRIPT", "LOAD", script->source}, [](const redisReply*) {
+            // An error (e.g. an ACL without SCRIPT) is not fatal: EVALSHA
+            // then falls back to EVAL.
+        });
 }
 
 RedisBackend::~RedisBackend() {

@@ -5,9 +5,9 @@
 // Every request is one round trip on one connection, run in Redis as a
 // single command or Lua script (atomic there, so concurrent writers on other
 // nodes never break ids, idempotency or trims). Requests are pipelined;
-// Redis answers a connection in order, and completions are delivered in
-// submission order even when one needs a second round trip (a script Redis
-// no longer has cached) or fails at once.
+// Redis executes and answers a connection's commands in order, and
+// completions are delivered in submission order even when one needs a
+// second round trip (a script Redis no longer has cached) or fails at once.
 //
 // Redis unreachable: requests complete with SB_ERR_UNAVAILABLE on the next
 // loop turn, and those in flight when the connection drops (or stops
@@ -50,6 +50,7 @@ private:
         uint64_t sent_ns = 0;
         bool finished = false;
     };
+    void load_scripts();
     void send(Request& r);
     void on_reply(Request& r, const redisReply* reply);
     void finish(Request& r, sb_status status, std::string error = {});
