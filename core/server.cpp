@@ -117,13 +117,14 @@ void Server::apply_namespaces() {
 void Server::start() {
     if (config_.storage.enabled) {
         try {
-            storage_ = storage::open_storage(loop_, config_.storage);
+            storage_ = storage::open_storage(loop_, config_.storage, config_.cluster.prefix);
         } catch (const storage::StorageError& e) {
             throw StartupError(std::string("storage: ") + e.what());
         }
         modules_.set_storage(storage_.get());
+        const bool sqlite = config_.storage.backend == "sqlite";
         log::info(kComponent, "storage: " + storage_->backend->describe() +
-                                  (config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
+                                  (!sqlite ? "" : config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
     }
     if (config_.cluster.enabled) {
         cluster_ = std::make_unique<cluster::ClusterLink>(loop_, config_.cluster, *hub_, modules_);
@@ -363,6 +364,9 @@ void Server::finish_shutdown() {
     context_ = nullptr;
     modules_.unload_all();
     cluster_.reset();
+    // The Redis backend's connection would keep the loop running.
+    modules_.set_storage(nullptr);
+    storage_.reset();
     remove_pid_file();
     uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     drain_timer_ = nullptr;

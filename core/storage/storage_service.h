@@ -19,11 +19,12 @@ struct StorageService {
 };
 
 // Opens the backend `config` names. Throws StorageError naming the file and
-// the reason.
-std::unique_ptr<StorageService> open_storage(uv_loop_t* loop, const StorageConfig& config);
+// the reason. `key_prefix` starts every Redis key (cluster.prefix). A Redis
+// backend opens even while Redis is down: it connects in the background.
+std::unique_ptr<StorageService> open_storage(uv_loop_t* loop, const StorageConfig& config, const std::string& key_prefix);
 
-// For `switchboard -t`: checks the database without creating or changing
-// anything. Throws StorageError.
+// For `switchboard -t`: checks the SQLite database without creating or
+// changing anything (nothing for Redis). Throws StorageError.
 void check_storage(const StorageConfig& config);
 
 // switchboard_storage_* lines for /metrics ("" when storage is off).

@@ -792,6 +792,7 @@ TEST(Config, StorageDefaultsAndRelativePathInStateDirectory) {
 
 TEST(ConfigErrors, StorageKeys) {
     expect_error("storage:\n  backend: mysql\nnamespaces:\n  /: {}\n", 2, "storage.backend", "unknown backend 'mysql'");
+    expect_error("storage:\n  backend: redis\nnamespaces:\n  /: {}\n", 2, "storage.backend", "redis needs storage.redis or a cluster.redis section");
     expect_error("storage:\n  synchronous: off\nnamespaces:\n  /: {}\n", 2, "storage.synchronous", "expected full or normal");
     expect_error("storage:\n  pathh: x\nnamespaces:\n  /: {}\n", 2, "storage.pathh", "unknown key");
 }

@@ -258,8 +258,9 @@ typedef struct sb_cluster_event {
 
 /* ---- Storage (ABI 1.1) ------------------------------------------------------
  * Durable data the host keeps for modules, in the backend the operator
- * configured (SQLite in the state directory on a single node): ordered
- * streams (chat history, notification lists) and a key-value map.
+ * configured (SQLite in the state directory on a single node, or Redis
+ * shared by the nodes of a cluster): ordered streams (chat history,
+ * notification lists) and a key-value map.
  * - Names of streams and keys are private to the calling module (the host
  *   scopes them by module name); 1 to 512 bytes of UTF-8.
  * - Every call is asynchronous. It returns SB_OK once the request is queued,
@@ -268,7 +269,10 @@ typedef struct sb_cluster_event {
  *   is destroyed first (its pending callbacks are dropped; requests already
  *   made still complete). A module's requests complete in the order made.
  * - A write whose callback reports SB_OK is durable: it survives a crash of
- *   the process (kill -9) and a restart.
+ *   the process (kill -9) and a restart (with Redis: as far as Redis
+ *   persists it). SB_ERR_UNAVAILABLE in a callback: the backend was not
+ *   reachable; a write may still have been applied, so retry appends with
+ *   the same idempotency key.
  * - Pointers passed to a callback are borrowed for the duration of the call. */
 typedef struct sb_stream_entry {
     uint64_t id;    /* assigned by the host; increasing within a stream, never reused */

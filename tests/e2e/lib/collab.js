@@ -2,14 +2,16 @@
 // A server for the tests of the chat and notifications modules: auth_jwt
 // (tokens from lib/auth.js), rooms admitting `chat:*` to every authenticated
 // user, chat and notifications, storage in a database file the test chooses
-// (so a restart after kill -9 finds the same data), and the HTTP API with one
-// key. Plus the HTTP call helper for the API.
+// or in a Redis database of a redis-server shared by the test file (so a
+// restart after kill -9 finds the same data), and the HTTP API with one key.
+// Plus the HTTP call helper for the API.
 
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { after } = require('node:test');
 const { startServer, freePort } = require('./server');
+const { startRedis } = require('./redis');
 const { authJwtConfig } = require('./auth');
 const c = require('./client');
 
@@ -27,19 +29,38 @@ function databasePath() {
   return path.join(dir, 'switchboard.db');
 }
 
+/** The storage backends the chat and notifications tests run on. */
+const STORAGE_BACKENDS = ['sqlite', 'redis'];
+
+// One redis-server per test file; each server started gets a database of
+// its own (SELECT n), so tests do not see each other's data.
+let redis = null;
+let nextRedisDb = 0;
+
+async function storageSection(backend, dbPath, redisDb, storage) {
+  if (backend === 'sqlite') return { path: dbPath, ...storage };
+  if (!redis) redis = await startRedis(['--databases', '1024']);
+  return { backend: 'redis', redis: { address: redis.address, db: redisDb }, ...storage };
+}
+
 /**
- * Starts the server; options: dbPath (default: a fresh one), apiPort
- * (default: a free one), chat / notifications (module settings), config
- * (more overrides). The handle gets dbPath and apiPort, so
- * restart(server) starts the same configuration again.
+ * Starts the server; options: backend ('sqlite' or 'redis', default
+ * 'sqlite'), dbPath (sqlite; default: a fresh one), redisDb (redis;
+ * default: a fresh one), storage (more storage settings), apiPort (default:
+ * a free one), chat / notifications (module settings), config (more
+ * overrides). The handle remembers them, so restart(server) starts the same
+ * configuration on the same data again.
  */
-async function startCollabServer({ dbPath = databasePath(), apiPort, chat = {}, notifications = {}, config = {} } = {}) {
+async function startCollabServer({
+  backend = 'sqlite', dbPath = databasePath(), redisDb = nextRedisDb++, storage = {}, apiPort,
+  chat = {}, notifications = {}, config = {},
+} = {}) {
   const port = apiPort || (await freePort());
   const server = await startServer({
     readyTimeoutMs: 20000,
     config: {
       engineio: { ping_interval: '5s', ping_timeout: '20s' },
-      storage: { path: dbPath },
+      storage: await storageSection(backend, dbPath, redisDb, storage),
       api: { listen: [{ address: '127.0.0.1', port }], keys: [{ name: 'backend', key: API_KEY }] },
       modules: {
         auth_jwt: { config: authJwtConfig() },
@@ -53,11 +74,11 @@ async function startCollabServer({ dbPath = databasePath(), apiPort, chat = {}, 
   });
   server.dbPath = dbPath;
   server.apiPort = port;
-  server.options = { dbPath, apiPort: port, chat, notifications, config };
+  server.options = { backend, dbPath, redisDb, storage, apiPort: port, chat, notifications, config };
   return server;
 }
 
-/** The same server again (same database, same API port), e.g. after kill9(). */
+/** The same server again (same data, same API port), e.g. after kill9(). */
 function restart(server) {
   return startCollabServer(server.options);
 }
@@ -75,4 +96,4 @@ async function api(server, method, urlPath, { key = API_KEY, body } = {}) {
   return { status: res.status, json: res.body ? JSON.parse(res.body) : null };
 }
 
-module.exports = { API_KEY, databasePath, startCollabServer, restart, api };
+module.exports = { API_KEY, STORAGE_BACKENDS, databasePath, startCollabServer, restart, api };
