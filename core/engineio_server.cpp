@@ -10,6 +10,7 @@
 
 #include <libwebsockets.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace sb {
@@ -18,7 +19,9 @@ namespace {
 
 constexpr uint32_t kMaxDiscard = 16 * 1024 * 1024;
 
-enum class WsiKind : uint8_t { None, PollGet, PollPost, WebSocket };
+// ForwardPost reads a POST body for another node's session; Forwarding
+// waits for that node's answer.
+enum class WsiKind : uint8_t { None, PollGet, PollPost, WebSocket, ForwardPost, Forwarding };
 
 constexpr const char* kComponent = "engineio";
 
@@ -56,6 +59,48 @@ std::string peer_address(lws* wsi) {
     return p ? std::string(p) : std::string();
 }
 
+// Marks a request one node forwarded to another, which must not forward it
+// again: nodes that disagree about who owns a session cannot bounce it.
+constexpr char kForwardedHeader[] = "x-switchboard-forwarded:";
+
+bool arrived_forwarded(lws* wsi) {
+    return lws_hdr_custom_length(wsi, kForwardedHeader, static_cast<int>(sizeof kForwardedHeader - 1)) > 0;
+}
+
+void percent_encode(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(c);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[u >> 4]);
+            out.push_back(kHex[u & 15]);
+        }
+    }
+}
+
+// The request's path and query as the owner is to see them (lws hands us
+// the query decoded, one argument at a time).
+std::string forward_target(lws* wsi, std::string_view path) {
+    std::string target(path);
+    char buf[1024];
+    for (int i = 0;; ++i) {
+        int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) break;
+        std::string_view arg(buf, static_cast<size_t>(n));
+        target.push_back(i == 0 ? '?' : '&');
+        const size_t eq = arg.find('=');
+        percent_encode(target, arg.substr(0, eq));
+        if (eq != std::string_view::npos) {
+            target.push_back('=');
+            percent_encode(target, arg.substr(eq + 1));
+        }
+    }
+    return target;
+}
+
 }  // namespace
 
 // Per-connection data, allocated and zeroed by libwebsockets: plain fields
@@ -68,7 +113,17 @@ struct EngineServer::WsiData {
     bool binary_message;
     bool discarding;     // POST over max_payload: reading the rest before answering 413
     uint32_t discarded;  // bytes thrown away so far
-    char sid[16];  // our ids are 15 characters
+    Forward* forward;    // a request being forwarded to another node
+    char sid[24];  // our ids are 15 characters, 21 in a cluster (the node's tag first)
+};
+
+// A request for another node's session, from the moment it is known to be
+// one until that node's answer (or an error) has been written.
+struct EngineServer::Forward {
+    ForwardedRequest request;
+    uint64_t ticket = 0;
+    bool answered = false;
+    ForwardedAnswer answer;
 };
 
 EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
@@ -144,7 +199,7 @@ std::string EngineServer::open_packet(const EngineSession& s) const {
 EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, TransportKind transport) {
     auto owned = std::make_unique<EngineSession>();
     EngineSession* s = owned.get();
-    s->sid = random_id();
+    s->sid = sid_prefix_ + random_id();
     s->transport = transport;
     s->remote_address = peer_address(wsi);
     std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -253,13 +308,22 @@ std::string EngineServer::cors_origin_for(lws* wsi) const {
     return {};
 }
 
-int EngineServer::respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body) {
+int EngineServer::respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body,
+                          const std::vector<std::pair<std::string, std::string>>* relayed_cors) {
     unsigned char headers[LWS_PRE + 1024];
     unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
     if (lws_add_http_common_headers(wsi, static_cast<unsigned>(status), std::string(content_type).c_str(), body.size(),
                                     &p, end))
         return -1;
-    if (d && d->cors_origin && !d->cors_origin->empty()) {
+    if (relayed_cors) {
+        for (const auto& [name, value] : *relayed_cors) {
+            const std::string header = name + ":";
+            if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(header.c_str()),
+                                            reinterpret_cast<const unsigned char*>(value.data()),
+                                            static_cast<int>(value.size()), &p, end))
+                return -1;
+        }
+    } else if (d && d->cors_origin && !d->cors_origin->empty()) {
         const std::string& o = *d->cors_origin;
         if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("access-control-allow-origin:"),
                                         reinterpret_cast<const unsigned char*>(o.data()), static_cast<int>(o.size()),
@@ -285,6 +349,7 @@ int EngineServer::respond(lws* wsi, WsiData* d, int status, std::string_view con
         delete d->cors_origin;
         d->cors_origin = nullptr;
         d->kind = WsiKind::None;
+        drop_forward(d);
     }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -351,6 +416,7 @@ int EngineServer::handle_lws_event(lws* wsi, int reason_int, void* user, void* i
 int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
     d->kind = WsiKind::None;
     d->session = nullptr;
+    drop_forward(d);
     delete d->cors_origin;
     d->cors_origin = nullptr;
     const bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
@@ -423,7 +489,11 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
     }
 
     auto it = sessions_.find(q.sid);
-    if (it == sessions_.end()) return refuse(wsi, d, 1, "Session ID unknown");
+    if (it == sessions_.end()) {
+        if (remote_ && (is_get || is_post) && remote_->owned_elsewhere(q.sid) && !arrived_forwarded(wsi))
+            return start_forward(wsi, d, path, q.sid, is_post);
+        return refuse(wsi, d, 1, "Session ID unknown");
+    }
     EngineSession& s = *it->second;
     if (s.transport != TransportKind::Polling) return refuse(wsi, d, 3, "Bad request");
 
@@ -484,7 +554,7 @@ void EngineServer::start_discarding(WsiData* d) {
 }
 
 int EngineServer::on_http_body(lws*, WsiData* d, std::string_view chunk) {
-    if (d->kind != WsiKind::PollPost) return -1;
+    if (d->kind != WsiKind::PollPost && d->kind != WsiKind::ForwardPost) return -1;
     if (!d->discarding && d->buffer->size() + chunk.size() > config_.max_payload) start_discarding(d);
     if (d->discarding) {
         d->discarded += static_cast<uint32_t>(std::min<size_t>(chunk.size(), UINT32_MAX - d->discarded));
@@ -495,6 +565,15 @@ int EngineServer::on_http_body(lws*, WsiData* d, std::string_view chunk) {
 }
 
 int EngineServer::on_http_body_complete(lws* wsi, WsiData* d) {
+    if (d->kind == WsiKind::ForwardPost) {
+        if (d->discarding) return respond(wsi, d, 413, "text/plain", "");
+        if (!d->buffer || !d->forward || !remote_) return refuse(wsi, d, 1, "Session ID unknown");
+        d->forward->request.body = std::move(*d->buffer);
+        delete d->buffer;
+        d->buffer = nullptr;
+        send_forward(wsi, d);
+        return 0;
+    }
     if (d->kind != WsiKind::PollPost) return -1;
     if (d->discarding) {
         auto it = sessions_.find(d->sid);
@@ -533,6 +612,7 @@ int EngineServer::on_http_body_complete(lws* wsi, WsiData* d) {
 }
 
 int EngineServer::on_poll_writeable(lws* wsi, WsiData* d) {
+    if (d->kind == WsiKind::Forwarding) return write_forward_answer(wsi, d);
     if (d->kind != WsiKind::PollGet) return 0;
     EngineSession* s = d->session;
     if (!s) return respond(wsi, d, 200, "text/plain; charset=UTF-8", "1");
@@ -577,6 +657,78 @@ void EngineServer::on_http_closed(lws* wsi, WsiData* d) {
     d->buffer = nullptr;
     delete d->cors_origin;
     d->cors_origin = nullptr;
+    drop_forward(d);
+}
+
+// The request is answered by the node that owns the session. What the owner
+// needs of the request is copied now: a held GET gives its header buffer
+// back to the pool while it waits, like a local one.
+int EngineServer::start_forward(lws* wsi, WsiData* d, std::string_view path, const std::string& sid, bool is_post) {
+    auto* f = new Forward();
+    d->forward = f;
+    f->request.sid = sid;
+    f->request.method = is_post ? "POST" : "GET";
+    f->request.target = forward_target(wsi, path);
+    auto& headers = f->request.headers;
+    auto pass = [&](const char* name, lws_token_indexes token) {
+        std::string v = read_header(wsi, token);
+        if (!v.empty()) headers.emplace_back(name, std::move(v));
+    };
+    pass("Content-Type", WSI_TOKEN_HTTP_CONTENT_TYPE);
+    pass("Origin", WSI_TOKEN_ORIGIN);
+    pass("Cookie", WSI_TOKEN_HTTP_COOKIE);
+    pass("User-Agent", WSI_TOKEN_HTTP_USER_AGENT);
+    std::string chain = read_header(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    const std::string peer = peer_address(wsi);
+    headers.emplace_back("X-Forwarded-For", chain.empty() ? peer : chain + ", " + peer);
+    headers.emplace_back("X-Switchboard-Forwarded", "1");
+    if (!is_post) {
+        d->kind = WsiKind::Forwarding;
+        send_forward(wsi, d);
+        lws_http_headers_detach(wsi);
+        return 0;
+    }
+    std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    d->kind = WsiKind::ForwardPost;
+    d->sid[0] = '\0';  // no local session to close if the body is too large
+    d->discarding = false;
+    d->discarded = 0;
+    d->buffer = new std::string();
+    if (!content_length.empty() && std::strtoull(content_length.c_str(), nullptr, 10) > config_.max_payload)
+        start_discarding(d);
+    if (content_length == "0") return on_http_body_complete(wsi, d);
+    return 0;
+}
+
+void EngineServer::send_forward(lws* wsi, WsiData* d) {
+    d->kind = WsiKind::Forwarding;
+    // Bounded by the forwarder's own timeout instead: a held GET waits up to
+    // ping_interval on the owner.
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    Forward* f = d->forward;
+    f->ticket = remote_->forward(std::move(f->request), [wsi](ForwardedAnswer a) {
+        auto* wd = static_cast<WsiData*>(lws_wsi_user(wsi));
+        if (!wd || !wd->forward) return;
+        wd->forward->answered = true;
+        wd->forward->answer = std::move(a);
+        lws_callback_on_writable(wsi);
+    });
+}
+
+int EngineServer::write_forward_answer(lws* wsi, WsiData* d) {
+    if (!d->forward || !d->forward->answered) return 0;  // not yet
+    ForwardedAnswer a = std::move(d->forward->answer);
+    drop_forward(d);
+    if (!a.relayed) return respond(wsi, d, a.status, a.content_type, a.body);
+    return respond(wsi, d, a.status, a.content_type, a.body, &a.cors_headers);
+}
+
+void EngineServer::drop_forward(WsiData* d) {
+    Forward* f = d->forward;
+    if (!f) return;
+    d->forward = nullptr;
+    if (!f->answered && f->ticket && remote_) remote_->cancel(f->ticket);
+    delete f;
 }
 
 int EngineServer::on_ws_filter(lws* wsi, WsiData* d) {

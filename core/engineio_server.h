@@ -13,6 +13,7 @@
 #include "deadline_queue.h"
 #include "engineio_session.h"
 #include "frame.h"
+#include "remote_sessions.h"
 #include "ws_batch_writer.h"
 
 #include <switchboard/module.h>
@@ -57,6 +58,11 @@ public:
     int handle_lws_event(lws* wsi, int reason, void* user, void* in, size_t len);
 
     void add_route(HttpRoute route) { routes_.push_back(std::move(route)); }
+    // In a cluster: new session ids start with `prefix` (this node's session
+    // tag), and polling requests for other nodes' sessions go to `remote`.
+    // Null `remote` (the default, or at shutdown) answers them as unknown.
+    void set_sid_prefix(std::string prefix) { sid_prefix_ = std::move(prefix); }
+    void set_remote_sessions(RemoteSessions* remote) { remote_ = remote; }
     // Asked before every new session (both transports): 0 admits, an HTTP
     // status refuses with `message`.
     std::function<int(const sb_handshake_info& info, std::string& message)> admit;
@@ -74,16 +80,21 @@ public:
     void close_all(std::string_view reason);
     size_t session_count() const { return sessions_.size(); }
 
-    static constexpr size_t kPerConnectionDataSize = 48;
+    static constexpr size_t kPerConnectionDataSize = 64;
 
 private:
     struct Request;
     struct WsiData;
+    struct Forward;
 
     int on_http_request(lws* wsi, WsiData* d, std::string_view path);
     int on_http_body(lws* wsi, WsiData* d, std::string_view chunk);
     int on_http_body_complete(lws* wsi, WsiData* d);
     int on_poll_writeable(lws* wsi, WsiData* d);
+    int start_forward(lws* wsi, WsiData* d, std::string_view path, const std::string& sid, bool is_post);
+    void send_forward(lws* wsi, WsiData* d);
+    int write_forward_answer(lws* wsi, WsiData* d);
+    void drop_forward(WsiData* d);
     void on_http_closed(lws* wsi, WsiData* d);
     void start_discarding(WsiData* d);
     int on_ws_filter(lws* wsi, WsiData* d);
@@ -97,7 +108,9 @@ private:
     // Capacity, draining and module admission for a new session; returns 0
     // or the callback's result after refusing.
     int refuse_new_session(lws* wsi, WsiData* d, const std::string& query, const char* transport, bool* refused);
-    int respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body);
+    // `relayed_cors`: another node's CORS headers, sent instead of ours.
+    int respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body,
+                const std::vector<std::pair<std::string, std::string>>* relayed_cors = nullptr);
     std::string cors_origin_for(lws* wsi) const;
     EngineSession* create_session(std::string_view query, lws* wsi, TransportKind transport);
     void destroy(EngineSession* s);
@@ -124,6 +137,8 @@ private:
     std::vector<HttpRoute> routes_;
     bool draining_ = false;
     FrameRef ping_frame_;
+    std::string sid_prefix_;
+    RemoteSessions* remote_ = nullptr;
 };
 
 }  // namespace sb

@@ -19,6 +19,10 @@ namespace sb {
 namespace {
 
 constexpr const char* kComponent = "server";
+// A forwarded GET is held on the owner up to ping_interval, and the owner may
+// take up to ping_timeout more to notice a dead session: beyond this margin
+// on top, the owner is not answering.
+constexpr uint64_t kForwardMarginMs = 5000;
 
 // Engine.IO heartbeats are ours (core/deadline_queue.h). Left to its default,
 // libwebsockets also keeps an idle-validity timer per connection in a sorted
@@ -74,6 +78,8 @@ void Server::resolve_modules_path(Config& config) const {
 
 Server::~Server() {
     remove_pid_file();
+    engine_->set_remote_sessions(nullptr);
+    forwarder_.reset();
     cluster_.reset();
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
@@ -132,7 +138,17 @@ void Server::start() {
     }
     modules_.load_all(config_.modules, config_.source_path);
     apply_namespaces();
-    if (cluster_) cluster_->start();
+    if (cluster_) {
+        cluster_->start();
+        // A session's id names its node, so the load balancer in front need
+        // not be sticky: other nodes forward its polling requests here.
+        cluster::Cluster& c = cluster_->cluster();
+        engine_->set_sid_prefix(c.session_tag());
+        const uint64_t timeout = config_.ping_interval_ms + config_.ping_timeout_ms + kForwardMarginMs;
+        const size_t max_answer = 2 * std::max<size_t>(config_.max_send_queue, config_.max_payload) + 64 * 1024;
+        forwarder_ = std::make_unique<cluster::SessionForwarder>(loop_, c, timeout, max_answer);
+        engine_->set_remote_sessions(forwarder_.get());
+    }
     engine_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
                             if (shutting_down_) status = 503;
                             return render_health();
@@ -323,6 +339,7 @@ std::string Server::render_metrics() const {
         append_labelled(out, "switchboard_rooms", "namespace=\"" + ns->name + "\"", ns->rooms.room_count());
     if (http_api_) http_api_->render_metrics(out);
     if (cluster_) cluster_->render_metrics(out);
+    if (forwarder_) forwarder_->render_metrics(out);
     out += storage::render_storage_metrics(storage_.get());
     out += modules_.render_metrics();
     return out;
@@ -363,6 +380,8 @@ void Server::finish_shutdown() {
     lws_context_destroy(context_);
     context_ = nullptr;
     modules_.unload_all();
+    engine_->set_remote_sessions(nullptr);
+    forwarder_.reset();
     cluster_.reset();
     // The Redis backend's connection would keep the loop running.
     modules_.set_storage(nullptr);

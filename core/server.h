@@ -7,6 +7,7 @@
 #pragma once
 
 #include "cluster/cluster_link.h"
+#include "cluster/session_forwarder.h"
 #include "config.h"
 #include "engineio_server.h"
 #include "http_api.h"
@@ -76,6 +77,7 @@ private:
     std::unique_ptr<EngineServer> engine_;
     std::unique_ptr<Hub> hub_;
     std::unique_ptr<cluster::ClusterLink> cluster_;
+    std::unique_ptr<cluster::SessionForwarder> forwarder_;  // with cluster_: other nodes' sessions
     std::unique_ptr<HttpApi> http_api_;  // null when no API key is configured
     lws_context* context_ = nullptr;
     uv_timer_t* drain_timer_ = nullptr;
