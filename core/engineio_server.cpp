@@ -524,18 +524,11 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
             close(s, "transport error");
             return rc;
         }
-        std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
         s.post_in_flight = true;
         d->kind = WsiKind::PollPost;
         d->session = nullptr;  // looked up again by sid when the body is complete
         std::snprintf(d->sid, sizeof d->sid, "%s", s.sid.c_str());
-        d->discarding = false;
-        d->discarded = 0;
-        d->buffer = new std::string();
-        if (!content_length.empty() && std::strtoull(content_length.c_str(), nullptr, 10) > config_.max_payload)
-            start_discarding(d);
-        if (content_length == "0") return on_http_body_complete(wsi, d);
-        return 0;
+        return start_body(wsi, d);
     }
     return refuse(wsi, d, 3, "Bad request");
 }
@@ -544,6 +537,19 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
 // read to its end before the 413 goes out: closing a socket with unread
 // input resets it, and the client would never see the status. A body far
 // beyond the limit is cut off instead.
+// Readies `d` for a POST body: buffered up to max_payload, discarded beyond
+// (a declared length already over it is discarded from the first byte).
+int EngineServer::start_body(lws* wsi, WsiData* d) {
+    const std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    d->discarding = false;
+    d->discarded = 0;
+    d->buffer = new std::string();
+    if (!content_length.empty() && std::strtoull(content_length.c_str(), nullptr, 10) > config_.max_payload)
+        start_discarding(d);
+    if (content_length == "0") return on_http_body_complete(wsi, d);
+    return 0;
+}
+
 void EngineServer::start_discarding(WsiData* d) {
     metrics().handshake_failures_total[6]++;
     d->discarding = true;
@@ -688,16 +694,9 @@ int EngineServer::start_forward(lws* wsi, WsiData* d, std::string_view path, con
         lws_http_headers_detach(wsi);
         return 0;
     }
-    std::string content_length = read_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     d->kind = WsiKind::ForwardPost;
     d->sid[0] = '\0';  // no local session to close if the body is too large
-    d->discarding = false;
-    d->discarded = 0;
-    d->buffer = new std::string();
-    if (!content_length.empty() && std::strtoull(content_length.c_str(), nullptr, 10) > config_.max_payload)
-        start_discarding(d);
-    if (content_length == "0") return on_http_body_complete(wsi, d);
-    return 0;
+    return start_body(wsi, d);
 }
 
 void EngineServer::send_forward(lws* wsi, WsiData* d) {

@@ -96,6 +96,7 @@ private:
     int write_forward_answer(lws* wsi, WsiData* d);
     void drop_forward(WsiData* d);
     void on_http_closed(lws* wsi, WsiData* d);
+    int start_body(lws* wsi, WsiData* d);
     void start_discarding(WsiData* d);
     int on_ws_filter(lws* wsi, WsiData* d);
     void on_ws_established(lws* wsi, WsiData* d);

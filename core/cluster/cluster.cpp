@@ -299,7 +299,7 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
     case 'D': {
         auto d = decode_delivery(payload);
         if (!d) break;
-        if (tag_of(d->origin) == session_tag_ || from_buried(d->origin)) return;
+        if (!from_live_peer(d->origin)) return;
         uint64_t& last = last_seq_[d->origin];
         // One origin's messages reach us in the order it sent them, whatever
         // the channel, so an emit sent to two rooms we both watch arrives
@@ -317,7 +317,7 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
         auto m = decode_module_message(payload);
         if (!m) break;
         // Only from nodes reported up: a module hears from a node after
-        // NODE_UP and never after NODE_DOWN (until the next NODE_UP).
+        // NODE_UP and never after NODE_DOWN.
         if (!alive_.count(m->origin)) return;
         ++stats_.module_messages_received;
         if (hooks_.module_message) hooks_.module_message(*m);
@@ -326,7 +326,7 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
     case 'X': {
         auto x = decode_disconnect(payload);
         if (!x) break;
-        if (tag_of(x->origin) == session_tag_ || from_buried(x->origin)) return;
+        if (!from_live_peer(x->origin)) return;
         if (hooks_.disconnect) hooks_.disconnect(*x);
         return;
     }

@@ -146,6 +146,10 @@ private:
     void on_message(std::string_view channel, std::string_view payload);
     void on_control(std::string_view payload);
     bool from_buried(const std::string& origin) const { return buried_.count(origin) != 0; }
+    // Another process's (not this one's, under any epoch), and not declared dead.
+    bool from_live_peer(const std::string& origin) const {
+        return origin.compare(0, origin.find('.'), session_tag_) != 0 && !from_buried(origin);
+    }
 };
 
 }  // namespace sb::cluster

@@ -7,6 +7,8 @@
 // presence/1 had no "remote" and only [user, ms] last-seen entries.
 #include "handover.h"
 
+#include "peer_messages.h"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -102,21 +104,7 @@ std::string export_handover(const Roster& roster, const OnlineUsers& users, cons
         put(w, node);
         w.Key("stale");
         w.Bool(remote.stale(node));
-        w.Key("present");
-        w.StartArray();
-        for (const auto& p : facts.present) {
-            w.StartArray();
-            put(w, p.ns);
-            put(w, p.room);
-            put(w, p.user);
-            put(w, p.claims);
-            w.EndArray();
-        }
-        w.EndArray();
-        w.Key("online");
-        w.StartArray();
-        for (const auto& user : facts.online) put(w, user);
-        w.EndArray();
+        write_node_facts(w, facts);
         w.EndObject();
     }
     w.EndArray();

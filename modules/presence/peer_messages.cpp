@@ -71,6 +71,24 @@ bool valid_claim_fields(const std::string& claims) {
     return !doc.HasParseError() && doc.IsObject();
 }
 
+void write_node_facts(Writer& w, const NodeFacts& facts) {
+    w.Key("present");
+    w.StartArray();
+    for (const auto& p : facts.present) {
+        w.StartArray();
+        put(w, p.ns);
+        put(w, p.room);
+        put(w, p.user);
+        put(w, p.claims);
+        w.EndArray();
+    }
+    w.EndArray();
+    w.Key("online");
+    w.StartArray();
+    for (const auto& user : facts.online) put(w, user);
+    w.EndArray();
+}
+
 std::string present_message(const std::string& ns, const std::string& room, const std::string& user,
                             const std::string& claims) {
     return message("present", [&](Writer& w) {
@@ -117,21 +135,7 @@ std::string offline_message(const std::string& user, uint64_t last_seen_ms) {
 
 std::string snapshot_message(const NodeFacts& facts, const std::list<OnlineUsers::Seen>& seen) {
     return message("snapshot", [&](Writer& w) {
-        w.Key("present");
-        w.StartArray();
-        for (const auto& p : facts.present) {
-            w.StartArray();
-            put(w, p.ns);
-            put(w, p.room);
-            put(w, p.user);
-            put(w, p.claims);
-            w.EndArray();
-        }
-        w.EndArray();
-        w.Key("online");
-        w.StartArray();
-        for (const auto& user : facts.online) put(w, user);
-        w.EndArray();
+        write_node_facts(w, facts);
         w.Key("lastSeen");
         w.StartArray();
         for (const auto& s : seen) {

@@ -16,6 +16,9 @@
 #include "online_users.h"
 #include "remote_nodes.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <cstdint>
 #include <list>
 #include <stdexcept>
@@ -24,6 +27,10 @@
 #include <vector>
 
 namespace presence {
+
+// Writes the "present" and "online" members of an object: a node's facts
+// as both the snapshot message and the reload handover carry them.
+void write_node_facts(rapidjson::Writer<rapidjson::StringBuffer>& w, const NodeFacts& facts);
 
 struct PeerMessageError : std::runtime_error {
     using std::runtime_error::runtime_error;
