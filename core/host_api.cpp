@@ -203,7 +203,8 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
     if (!payload) return SB_ERR_INVALID;
     Hub& hub = hub_of(ctx);
     // Encoded once per namespace, and sent to the other nodes of a cluster
-    // even when this one has no socket of the user.
+    // even when this one has no socket of the user; alone, such a user costs nothing.
+    if (!hub.linked() && !hub.sockets_of_user(user_id)) return SB_OK;
     for (const auto& ns : hub.namespaces()) {
         if (namespace_name ? ns->name != namespace_name : !chain_holds(*ns, ctx->instance)) continue;
         const auto frames = Hub::encode(*ns, false, -1, *payload, nullptr, 0, Hub::PayloadCheck::AlreadyValid);

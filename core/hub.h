@@ -129,6 +129,7 @@ public:
     size_t broadcast_local(const BroadcastTarget& target, const std::vector<FrameRef>& frames);
     // Null detaches. The link learns the rooms and users that exist already.
     void set_link(HubLink* link);
+    bool linked() const { return link_ != nullptr; }
     // Sends the CONNECT answer and releases output held back until then.
     void complete_connect(Socket& socket);
     void send_raw(EngineSession& session, std::string_view text);
