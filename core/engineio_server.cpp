@@ -201,6 +201,9 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
     EngineSession* s = owned.get();
     s->sid = sid_prefix_ + random_id();
     s->transport = transport;
+    // A WebSocket session's open packet then leaves with the turn's other
+    // writes instead of a writable callback (two poll changes).
+    if (transport == TransportKind::WebSocket) s->ws = wsi;
     s->remote_address = peer_address(wsi);
     std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (!query.empty() || !authorization.empty())
@@ -775,10 +778,7 @@ void EngineServer::on_ws_established(lws* wsi, WsiData* d) {
         return;
     }
     Query q = read_query(wsi);
-    EngineSession* s = create_session(q.raw, wsi, TransportKind::WebSocket);
-    s->ws = wsi;
-    d->session = s;
-    request_write(*s);
+    d->session = create_session(q.raw, wsi, TransportKind::WebSocket);
 }
 
 int EngineServer::on_ws_receive(lws* wsi, WsiData* d, const void* in, size_t len) {
