@@ -204,7 +204,8 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
     // A WebSocket session's open packet then leaves with the turn's other
     // writes instead of a writable callback (two poll changes).
     if (transport == TransportKind::WebSocket) s->ws = wsi;
-    s->remote_address = peer_address(wsi);
+    s->remote_address = wsi == admitted_wsi_ ? std::move(admitted_peer_) : peer_address(wsi);
+    admitted_wsi_ = nullptr;
     std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (!query.empty() || !authorization.empty())
         s->extras.reset(new EngineSession::HandshakeExtras{std::string(query), std::move(authorization)});
@@ -370,9 +371,11 @@ int EngineServer::refuse_new_session(lws* wsi, WsiData* d, const std::string& qu
         return refuse(wsi, d, 4, draining_ ? "Server shutting down" : "Server at capacity", 503);
     }
     if (admit) {
-        const std::string remote = peer_address(wsi);
+        admitted_wsi_ = wsi;
+        admitted_peer_ = peer_address(wsi);
         const std::string authorization = read_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-        sb_handshake_info info{sizeof(sb_handshake_info), remote.c_str(), transport, query.c_str(), authorization.c_str()};
+        sb_handshake_info info{sizeof(sb_handshake_info), admitted_peer_.c_str(), transport, query.c_str(),
+                               authorization.c_str()};
         std::string message;
         if (int status = admit(info, message)) {
             metrics().connections_refused_total++;

@@ -109,6 +109,10 @@ private:
     // Capacity, draining and module admission for a new session; returns 0
     // or the callback's result after refusing.
     int refuse_new_session(lws* wsi, WsiData* d, const std::string& query, const char* transport, bool* refused);
+    // The peer address read for admission, taken by the session created
+    // next for the same connection: one getpeername per handshake, not two.
+    lws* admitted_wsi_ = nullptr;
+    std::string admitted_peer_;
     // `relayed_cors`: another node's CORS headers, sent instead of ours.
     int respond(lws* wsi, WsiData* d, int status, std::string_view content_type, std::string_view body,
                 const std::vector<std::pair<std::string, std::string>>* relayed_cors = nullptr);

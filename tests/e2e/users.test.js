@@ -76,4 +76,12 @@ if (IS_SWITCHBOARD) {
     root.close();
     other.close();
   });
+
+  test('the client address reaches modules at connect and through remote_address_of, on both transports', async () => {
+    for (const transports of [['websocket'], ['polling']]) {
+      const socket = await c.connectClient(server, { auth: { user: 'dave' }, transports });
+      assert.deepEqual(await c.ack(socket, 'address'), ['127.0.0.1', '127.0.0.1'], transports[0]);
+      socket.close();
+    }
+  });
 }

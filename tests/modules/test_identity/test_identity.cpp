@@ -6,6 +6,7 @@
 //   "to_user" user event data [exceptSelf] [ack]
 //                                            -> emit_to_user(NULL namespace), acks true
 //   "namespace" ack                          -> acks namespace_of(socket)
+//   "address" ack                            -> acks [remote address at connect, remote_address_of(socket)]
 // No configuration.
 #include <switchboard/module.h>
 
@@ -15,12 +16,14 @@
 
 #include <cstring>
 #include <string>
+#include <unordered_map>
 
 namespace {
 
 struct State {
     sb_module_ctx* ctx;
     const sb_host_api* host;
+    std::unordered_map<sb_socket_id, std::string> address_at_connect;
 };
 
 const sb_config_key kConfigKeys[1] = {{"", SB_CONFIG_ANY, 0, ""}};
@@ -30,6 +33,7 @@ void destroy(void* state) { delete static_cast<State*>(state); }
 
 sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_info* info, sb_error* error) {
     auto* s = static_cast<State*>(state);
+    s->address_at_connect[socket] = info->remote_address ? info->remote_address : "";
     rapidjson::Document auth;
     auth.Parse(info->auth_json);
     if (auth.HasParseError() || !auth.IsObject()) return SB_CONNECT_ACCEPT;
@@ -40,6 +44,10 @@ sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_
         return SB_CONNECT_REJECT;
     }
     return SB_CONNECT_ACCEPT;
+}
+
+void on_disconnect(void* state, sb_socket_id socket, const char*) {
+    static_cast<State*>(state)->address_at_connect.erase(socket);
 }
 
 using test_module::to_json;
@@ -53,6 +61,11 @@ sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* ev, s
     if (std::strcmp(ev->name, "namespace") == 0) {
         const char* ns = s->host->namespace_of(s->ctx, socket);
         ack(s, socket, ev, std::string("[\"") + (ns ? ns : "") + "\"]");
+        return SB_EVENT_HANDLED;
+    }
+    if (std::strcmp(ev->name, "address") == 0) {
+        const char* now = s->host->remote_address_of(s->ctx, socket);
+        ack(s, socket, ev, "[\"" + s->address_at_connect[socket] + "\",\"" + (now ? now : "") + "\"]");
         return SB_EVENT_HANDLED;
     }
     if (std::strcmp(ev->name, "to_user") != 0) return SB_EVENT_CONTINUE;
@@ -81,6 +94,7 @@ const sb_module_descriptor kDescriptor = {
     .destroy = destroy,
     .on_connect = on_connect,
     .on_event = on_event,
+    .on_disconnect = on_disconnect,
     .config_keys = kConfigKeys,
     .config_key_count = 0,
 };
