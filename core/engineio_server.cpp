@@ -220,7 +220,7 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
 }
 
 void EngineServer::send(EngineSession& s, const FrameRef& frame) {
-    if (s.queued_bytes + frame->size() > config_.max_send_queue) {
+    if (s.queue.bytes() + frame->size() > config_.max_send_queue) {
         if (s.state == SessionState::Open) {
             metrics().send_queue_overflows_total++;
             log::warn(kComponent, "session " + s.sid + " from " + s.remote_address +
@@ -231,7 +231,6 @@ void EngineServer::send(EngineSession& s, const FrameRef& frame) {
     }
     metrics().packets_out_total++;
     s.queue.push_back(frame);
-    s.queued_bytes += frame->size();
     if (s.transport == TransportKind::WebSocket && s.ws && s.state == SessionState::Open) {
         ws_writer_.mark(s);
     } else {

@@ -10,6 +10,7 @@
 
 #include "deadline_queue.h"
 #include "frame.h"
+#include "frame_queue.h"
 
 #include <cstdint>
 #include <memory>
@@ -40,9 +41,7 @@ public:
 
     // Outbound frames not yet written, oldest first; frames are shared with
     // every other session a broadcast went to.
-    std::vector<FrameRef> queue;
-    size_t queue_head = 0;
-    size_t queued_bytes = 0;
+    FrameQueue queue;
 
     DeadlineEntry heartbeat;  // next ping, or pong deadline, or final close when Closing
 
@@ -64,16 +63,8 @@ public:
         return none;
     }
 
-    bool has_queued() const { return queue_head < queue.size(); }
-    FrameRef pop_front() {
-        FrameRef f = std::move(queue[queue_head++]);
-        queued_bytes -= f->size();
-        if (queue_head == queue.size()) {
-            queue.clear();
-            queue_head = 0;
-        }
-        return f;
-    }
+    bool has_queued() const { return !queue.empty(); }
+    FrameRef pop_front() { return queue.pop_front(); }
 };
 
 }  // namespace sb

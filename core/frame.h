@@ -35,6 +35,7 @@ public:
     std::string_view view() const { return {reinterpret_cast<const char*>(payload()), size_}; }
     size_t size() const { return size_; }
     bool binary() const { return binary_; }
+    unsigned use_count() const { return refs_; }
 
     friend void intrusive_ptr_add_ref(Frame* f) { ++f->refs_; }
     friend void intrusive_ptr_release(Frame* f) {

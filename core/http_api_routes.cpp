@@ -162,8 +162,8 @@ ApiAnswer disconnect(const ApiRequest& request, Hub& hub, ModuleHost& modules) {
     } else {
         for (const auto& ns : hub.namespaces()) {
             if (only && ns.get() != only) continue;
-            for (auto& [id, s] : ns->sockets)
-                if (s->sid == sid) ids.push_back(id);
+            for (Socket* s : ns->sockets)
+                if (s->sid == sid) ids.push_back(s->id);
         }
     }
     // In a cluster the user's sockets on other nodes, or a socket that is not

@@ -44,7 +44,8 @@ Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
     s->ns = &ns;
     s->session = &session;
     sockets_.emplace(s->id, s);
-    ns.sockets.emplace(s->id, s);
+    s->ns_slot = static_cast<uint32_t>(ns.sockets.size());
+    ns.sockets.push_back(s);
     return *s;
 }
 
@@ -89,7 +90,11 @@ void Hub::unindex_user(Socket& socket) {
 void Hub::destroy_socket(Socket* socket) {
     unindex_user(*socket);
     socket->ns->rooms.leave_all(socket->id);
-    socket->ns->sockets.erase(socket->id);
+    auto& listed = socket->ns->sockets;
+    Socket* last = listed.back();
+    listed[socket->ns_slot] = last;
+    last->ns_slot = socket->ns_slot;
+    listed.pop_back();
     sockets_.erase(socket->id);
     delete socket;
 }
@@ -168,7 +173,7 @@ size_t Hub::broadcast_local(const BroadcastTarget& target, const std::vector<Fra
         targets.push_back(s->id);
     };
     if (target.rooms.empty() && target.users.empty()) {
-        for (auto& [_, s] : ns.sockets) visit(s);
+        for (Socket* s : ns.sockets) visit(s);
     } else {
         for (auto room : target.rooms) {
             if (const auto* members = ns.rooms.members(room))

@@ -45,6 +45,7 @@ struct Socket {
     EngineSession* session = nullptr;
     bool connected = false;  // CONNECT answered; until then output is held back
     bool leaving = false;    // disconnect hooks are running
+    uint32_t ns_slot = 0;    // position in its namespace's list of sockets
     uint64_t broadcast_mark = 0;
     std::unique_ptr<SocketExtras> extras;
 
@@ -62,7 +63,9 @@ struct Socket {
 struct Namespace {
     std::string name;
     std::vector<ModuleInstance*> chain;
-    std::unordered_map<sb_socket_id, Socket*> sockets;
+    // Unordered; a leaving socket's slot is taken by the last one. A list, not
+    // a map: it is only walked and counted, and costs 8 bytes per socket.
+    std::vector<Socket*> sockets;
     RoomIndex rooms;
 };
 

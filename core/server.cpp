@@ -114,7 +114,7 @@ void Server::apply_namespaces() {
                                   std::to_string(ns->sockets.size()) + " sockets");
         ns->chain.clear();  // its modules may already be gone: no hooks for these sockets
         std::vector<sb_socket_id> ids;
-        for (const auto& [id, _] : ns->sockets) ids.push_back(id);
+        for (const Socket* s : ns->sockets) ids.push_back(s->id);
         for (auto id : ids) socketio_->disconnect_socket(id);
         hub_->remove_namespace(ns);
     }

@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace sb {
@@ -47,7 +48,6 @@ private:
 
     struct Client {
         EngineSession* session = nullptr;
-        DeadlineEntry connect_deadline;
         std::vector<Socket*> sockets;
         std::unique_ptr<PendingBinary> pending;
     };
@@ -62,11 +62,15 @@ private:
     // Leaves every room of the socket, telling its namespace's chain.
     void leave_all_rooms(Socket& socket);
     Socket* socket_for(Client& c, std::string_view nsp);
+    void stop_connect_deadline(Client* c);
 
     const Config& config_;
     Hub& hub_;
     ModuleHost& modules_;
     DeadlineQueue connect_timeouts_;
+    // Until its first CONNECT: out of line, since a connected client (nearly
+    // every one, nearly all the time) no longer needs one.
+    std::unordered_map<Client*, DeadlineEntry> connect_deadlines_;
 };
 
 }  // namespace sb

@@ -93,7 +93,7 @@ bool WsBatchWriter::write_queued(EngineSession& s, lws* wsi) {
             lws_callback_on_writable(wsi);
             return true;
         }
-        if (s.queue.size() - s.queue_head == 1 || s.queue[s.queue_head]->size() + kMaxFrameHeader > kBatchBytes) {
+        if (s.queue.size() == 1 || s.queue.at(0).size() + kMaxFrameHeader > kBatchBytes) {
             FrameRef f = s.pop_front();
             if (lws_write(wsi, f->payload(), f->size(), f->binary() ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
                 static_cast<int>(f->size()))
@@ -104,7 +104,7 @@ bool WsBatchWriter::write_queued(EngineSession& s, lws* wsi) {
         unsigned char* const start = buffer_.data() + LWS_PRE;
         unsigned char* out = start;
         while (s.has_queued()) {
-            const Frame& f = *s.queue[s.queue_head];
+            const Frame& f = s.queue.at(0);
             if (static_cast<size_t>(out - start) + f.size() + kMaxFrameHeader > kBatchBytes) break;
             out += put_frame_header(out, f.size(), f.binary());
             std::memcpy(out, f.payload(), f.size());

@@ -93,8 +93,8 @@ void ClusterLink::disconnect(const DisconnectRequest& r) {
                 if (wanted(*s)) ids.push_back(s->id);
     } else {
         for (const auto& ns : hub_.namespaces())
-            for (const auto& [id, s] : ns->sockets)
-                if (s->sid == r.sid && wanted(*s)) ids.push_back(id);
+            for (const Socket* s : ns->sockets)
+                if (s->sid == r.sid && wanted(*s)) ids.push_back(s->id);
     }
     for (auto id : ids)
         if (hub_.find(id) && modules_.disconnect_socket) modules_.disconnect_socket(id);
