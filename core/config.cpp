@@ -201,7 +201,7 @@ public:
                           c.max_connections = uint_value(v, kk, 1, 10'000'000);
                       }},
                      {"max_send_queue", [&](const YAML::Node& v, const std::string& kk) {
-                          c.max_send_queue = size_value(v, kk, 1024, 1ull << 34);
+                          c.max_send_queue = size_value(v, kk, 1024, 1ull << 31);  // a session counts it in 32 bits
                       }},
                      {"concurrent_handshakes", [&](const YAML::Node& v, const std::string& kk) {
                           c.concurrent_handshakes = uint_value(v, kk, 8, 65535);

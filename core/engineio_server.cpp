@@ -152,21 +152,18 @@ EngineServer::~EngineServer() { shutdown_now(); }
 void EngineServer::close_all(std::string_view reason) {
     std::vector<std::string> sids;
     sids.reserve(sessions_.size());
-    for (const auto& [sid, _] : sessions_) sids.emplace_back(sid);
-    for (const auto& sid : sids) {
-        auto it = sessions_.find(sid);  // closing one may have destroyed another
-        if (it != sessions_.end()) close(*it->second, reason);
-    }
+    sessions_.for_each([&](const EngineSession& s) { sids.push_back(s.sid); });
+    for (const auto& sid : sids)
+        if (EngineSession* s = sessions_.find(sid)) close(*s, reason);  // closing one may have destroyed another
 }
 
 void EngineServer::shutdown_now() {
     draining_ = true;
     while (!sessions_.empty()) {
-        EngineSession* s = sessions_.begin()->second.get();
+        EngineSession* s = sessions_.any();
         const std::string sid = s->sid;
         close(*s, "server shutting down");
-        auto it = sessions_.find(sid);
-        if (it != sessions_.end()) destroy(it->second.get());
+        if (EngineSession* still = sessions_.find(sid)) destroy(still);
     }
     ping_due_.close();
     pong_due_.close();
@@ -198,8 +195,8 @@ std::string EngineServer::open_packet(const EngineSession& s) const {
 
 EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, TransportKind transport) {
     auto owned = std::make_unique<EngineSession>();
-    EngineSession* s = owned.get();
-    s->sid = sid_prefix_ + random_id();
+    owned->sid = sid_prefix_ + random_id();  // the table hashes it
+    EngineSession* s = sessions_.insert(std::move(owned));
     s->transport = transport;
     // A WebSocket session's open packet then leaves with the turn's other
     // writes instead of a writable callback (two poll changes).
@@ -210,7 +207,6 @@ EngineSession* EngineServer::create_session(std::string_view query, lws* wsi, Tr
     if (!query.empty() || !authorization.empty())
         s->extras.reset(new EngineSession::HandshakeExtras{std::string(query), std::move(authorization)});
     s->heartbeat.owner = s;
-    sessions_.emplace(std::string_view(s->sid), std::move(owned));
     metrics().sessions_opened_total++;
     count_transport(transport, +1);
     send(*s, Frame::make(open_packet(*s), false));
@@ -280,7 +276,7 @@ void EngineServer::destroy(EngineSession* s) {
     ws_writer_.forget(*s);
     metrics().sessions_closed_total++;
     count_transport(s->transport, -1);
-    sessions_.erase(sessions_.find(std::string_view(s->sid)));  // the key views s->sid: erase by iterator
+    sessions_.erase(s);
 }
 
 void EngineServer::on_heartbeat(DeadlineEntry& e) {
@@ -493,13 +489,13 @@ int EngineServer::on_http_request(lws* wsi, WsiData* d, std::string_view path) {
         return on_poll_writeable(wsi, d);
     }
 
-    auto it = sessions_.find(q.sid);
-    if (it == sessions_.end()) {
+    EngineSession* found = sessions_.find(q.sid);
+    if (!found) {
         if (remote_ && (is_get || is_post) && remote_->owned_elsewhere(q.sid) && !arrived_forwarded(wsi))
             return start_forward(wsi, d, path, q.sid, is_post);
         return refuse(wsi, d, 1, "Session ID unknown");
     }
-    EngineSession& s = *it->second;
+    EngineSession& s = *found;
     if (s.transport != TransportKind::Polling) return refuse(wsi, d, 3, "Bad request");
 
     if (is_get) {
@@ -560,8 +556,8 @@ void EngineServer::start_discarding(WsiData* d) {
     d->discarding = true;
     delete d->buffer;
     d->buffer = nullptr;
-    auto it = sessions_.find(d->sid);
-    if (it != sessions_.end()) close(*it->second, "payload too large");
+    EngineSession* found = sessions_.find(d->sid);
+    if (found) close(*found, "payload too large");
 }
 
 int EngineServer::on_http_body(lws*, WsiData* d, std::string_view chunk) {
@@ -587,16 +583,16 @@ int EngineServer::on_http_body_complete(lws* wsi, WsiData* d) {
     }
     if (d->kind != WsiKind::PollPost) return -1;
     if (d->discarding) {
-        auto it = sessions_.find(d->sid);
-        if (it != sessions_.end()) it->second->post_in_flight = false;
+        EngineSession* found = sessions_.find(d->sid);
+        if (found) found->post_in_flight = false;
         return respond(wsi, d, 413, "text/plain", "");
     }
     if (!d->buffer) return -1;
     std::unique_ptr<std::string> body(d->buffer);
     d->buffer = nullptr;
-    auto it = sessions_.find(d->sid);
-    if (it == sessions_.end()) return refuse(wsi, d, 1, "Session ID unknown");
-    EngineSession& s = *it->second;
+    EngineSession* found = sessions_.find(d->sid);
+    if (!found) return refuse(wsi, d, 1, "Session ID unknown");
+    EngineSession& s = *found;
     s.post_in_flight = false;
     metrics().bytes_in_total += body->size();
     if (s.state != SessionState::Open) return respond(wsi, d, 200, "text/html", "ok");
@@ -611,11 +607,11 @@ int EngineServer::on_http_body_complete(lws* wsi, WsiData* d) {
     int rc = respond(wsi, d, 200, "text/html", "ok");
     std::string sid = s.sid;
     for (auto& p : packets) {
-        auto again = sessions_.find(sid);
-        if (again == sessions_.end() || again->second->state != SessionState::Open) break;
+        EngineSession* again = sessions_.find(sid);
+        if (!again || again->state != SessionState::Open) break;
         std::string framed = p.binary ? p.data : eio::encode_text_packet(p.type, p.data);
-        if (handle_packet(*again->second, nullptr, framed, p.binary) != 0) {
-            close(*again->second, "parse error");
+        if (handle_packet(*again, nullptr, framed, p.binary) != 0) {
+            close(*again, "parse error");
             break;
         }
     }
@@ -659,8 +655,8 @@ void EngineServer::on_http_closed(lws* wsi, WsiData* d) {
         d->session->poll_get = nullptr;
     }
     if (d->kind == WsiKind::PollPost) {
-        auto it = sessions_.find(d->sid);
-        if (it != sessions_.end()) it->second->post_in_flight = false;
+        EngineSession* found = sessions_.find(d->sid);
+        if (found) found->post_in_flight = false;
     }
     d->session = nullptr;
     d->kind = WsiKind::None;
@@ -750,9 +746,9 @@ int EngineServer::on_ws_filter(lws* wsi, WsiData* d) {
     if (q.transport != "websocket" || !config_.allow_websocket) return refuse(wsi, d, 0, "Transport unknown"), -1;
     d->sid[0] = '\0';
     if (!q.sid.empty()) {
-        auto it = sessions_.find(q.sid);
-        if (it == sessions_.end()) return refuse(wsi, d, 1, "Session ID unknown"), -1;
-        EngineSession& s = *it->second;
+        EngineSession* found = sessions_.find(q.sid);
+        if (!found) return refuse(wsi, d, 1, "Session ID unknown"), -1;
+        EngineSession& s = *found;
         if (s.transport != TransportKind::Polling || s.probe_ws || s.state != SessionState::Open)
             return refuse(wsi, d, 3, "Bad request"), -1;
         std::snprintf(d->sid, sizeof d->sid, "%s", q.sid.c_str());
@@ -769,9 +765,9 @@ void EngineServer::on_ws_established(lws* wsi, WsiData* d) {
     d->buffer = nullptr;
     d->session = nullptr;
     if (d->sid[0]) {
-        auto it = sessions_.find(d->sid);
-        if (it == sessions_.end() || it->second->probe_ws || it->second->state != SessionState::Open) return;
-        EngineSession& s = *it->second;
+        EngineSession* found = sessions_.find(d->sid);
+        if (!found || found->probe_ws || found->state != SessionState::Open) return;
+        EngineSession& s = *found;
         s.probe_ws = wsi;
         d->session = &s;
         DeadlineEntry& deadline = upgrade_deadlines_[&s];

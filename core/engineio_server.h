@@ -14,6 +14,7 @@
 #include "engineio_session.h"
 #include "frame.h"
 #include "remote_sessions.h"
+#include "session_table.h"
 #include "ws_batch_writer.h"
 
 #include <switchboard/module.h>
@@ -129,7 +130,7 @@ private:
     const Config& config_;
     SessionListener* listener_ = nullptr;
     // Keyed by a view of the session's own sid: no second copy of the id.
-    std::unordered_map<std::string_view, std::unique_ptr<EngineSession>> sessions_;
+    SessionTable sessions_;
     // Upgrades are rare and short: their deadlines live here, not in every session.
     std::unordered_map<EngineSession*, DeadlineEntry> upgrade_deadlines_;
     // One queue per delay keeps every schedule an O(1) append at the tail

@@ -25,20 +25,22 @@ public:
 
     bool empty() const { return count_ == 0; }
     size_t size() const { return count_; }
-    size_t bytes() const { return bytes_; }  // payload bytes of the queued frames
+    // Payload bytes of the queued frames, counted in 32 bits: the owner keeps
+    // them below 4 GiB (a session's limits.max_send_queue is at most 2 GiB).
+    size_t bytes() const { return bytes_; }
 
     // The i-th frame from the front; i < size().
     const Frame& at(size_t i) const { return *slot(i); }
 
     void push_back(FrameRef frame) {
         if (count_ == capacity()) grow();
-        bytes_ += frame->size();
+        bytes_ += static_cast<uint32_t>(frame->size());
         slot_ref(count_++) = frame.detach();
     }
 
     FrameRef pop_front() {
         Frame* f = slot(0);
-        bytes_ -= f->size();
+        bytes_ -= static_cast<uint32_t>(f->size());
         count_--;
         if (ring_capacity_ == 0) {
             one_ = nullptr;
@@ -86,7 +88,7 @@ private:
     uint32_t head_ = 0;
     uint32_t count_ = 0;
     uint32_t ring_capacity_ = 0;
-    size_t bytes_ = 0;
+    uint32_t bytes_ = 0;
 };
 
 }  // namespace sb

@@ -40,7 +40,8 @@ Socket* Hub::find(sb_socket_id id) const {
 Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
     auto* s = new Socket();
     s->id = next_id_++;
-    s->sid = random_id();
+    const std::string sid = random_id();
+    sid.copy(s->sid, sizeof s->sid - 1);
     s->ns = &ns;
     s->session = &session;
     sockets_.emplace(s->id, s);
@@ -199,7 +200,7 @@ void Hub::complete_connect(Socket& socket) {
     sio::Packet p;
     p.type = sio::PacketType::Connect;
     p.nsp = socket.ns->name;
-    p.data = "{\"sid\":\"" + socket.sid + "\"}";
+    p.data = std::string("{\"sid\":\"") + socket.sid + "\"}";
     send_raw(*socket.session, sio::encode_message(p));
     socket.connected = true;
     std::vector<FrameRef> held;

@@ -40,7 +40,7 @@ struct SocketExtras {
 
 struct Socket {
     sb_socket_id id = 0;
-    std::string sid;  // the Socket.IO id the client sees
+    char sid[16] = {};  // the Socket.IO id the client sees: random_id()'s 15 characters, inline
     Namespace* ns = nullptr;
     EngineSession* session = nullptr;
     bool connected = false;  // CONNECT answered; until then output is held back

@@ -133,7 +133,7 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
     const sb_socket_id id = socket.id;
     c.sockets.push_back(&socket);
     const std::string auth = p.data.empty() ? "{}" : p.data;
-    sb_connect_info info{sizeof(sb_connect_info),           ns->name.c_str(),          socket.sid.c_str(),
+    sb_connect_info info{sizeof(sb_connect_info),           ns->name.c_str(),          socket.sid,
                          auth.c_str(),                      c.session->remote_address.c_str(), c.session->query().c_str(),
                          c.session->authorization().c_str()};
     for (size_t i = 0; i < ns->chain.size(); ++i) {

@@ -402,6 +402,12 @@ TEST(ConfigErrors, SizeOutOfRange) {
         "namespaces:\n"
         "  /:\n",
         2, "limits.max_http_header_size", "between");
+    expect_error(
+        "limits:\n"
+        "  max_send_queue: 3GiB\n"
+        "namespaces:\n"
+        "  /:\n",
+        2, "limits.max_send_queue", "between 1024 and 2147483648 bytes");
 }
 
 TEST(ConfigErrors, NegativePort) {
