@@ -283,8 +283,8 @@ void Server::create_listeners() {
     // lws' 4 KiB default is most of what keeps an idle client near 2 KiB.
     // Reads from the socket still go through lws' per-thread buffer; larger
     // messages just arrive in more callbacks and are reassembled. Not lower:
-    // with 128 bytes libwebsockets 4.1 stops refusing junk sent in place of
-    // an HTTP request and holds such connections open (tests/e2e/hostile).
+    // below 256 bytes (224 and 160 tried) libwebsockets 4.1 stops refusing
+    // junk sent in place of an HTTP request (tests/e2e/hostile).
     static lws_protocols protocols[] = {
         {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 256, 0, nullptr, 0},
         {nullptr, nullptr, 0, 0, 0, nullptr, 0},
