@@ -9,7 +9,7 @@
 namespace sb {
 
 Hub::~Hub() {
-    for (auto& [_, s] : sockets_) delete s;
+    sockets_.for_each([](Socket* s) { delete s; });
 }
 
 Namespace& Hub::add_namespace(const std::string& name) {
@@ -33,8 +33,7 @@ void Hub::remove_namespace(Namespace* ns) {
 }
 
 Socket* Hub::find(sb_socket_id id) const {
-    auto it = sockets_.find(id);
-    return it == sockets_.end() ? nullptr : it->second;
+    return sockets_.find(id);
 }
 
 Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
@@ -44,7 +43,7 @@ Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
     sid.copy(s->sid, sizeof s->sid - 1);
     s->ns = &ns;
     s->session = &session;
-    sockets_.emplace(s->id, s);
+    sockets_.insert(s);
     s->ns_slot = static_cast<uint32_t>(ns.sockets.size());
     ns.sockets.push_back(s);
     return *s;

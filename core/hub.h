@@ -12,6 +12,7 @@
 #include "engineio_server.h"
 #include "frame.h"
 #include "room_index.h"
+#include "socket_index.h"
 
 #include <switchboard/module.h>
 
@@ -143,7 +144,7 @@ private:
     EngineServer& engine_;
     HubLink* link_ = nullptr;
     std::vector<std::unique_ptr<Namespace>> namespaces_;
-    std::unordered_map<sb_socket_id, Socket*> sockets_;
+    SocketIndex<Socket> sockets_;
     std::unordered_map<std::string, std::vector<Socket*>, TransparentStringHash, std::equal_to<>> by_user_;
 
     void unindex_user(Socket& socket);
