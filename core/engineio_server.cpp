@@ -150,19 +150,14 @@ EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
 EngineServer::~EngineServer() { shutdown_now(); }
 
 void EngineServer::close_all(std::string_view reason) {
-    std::vector<std::string> sids;
-    sids.reserve(sessions_.size());
-    sessions_.for_each([&](const EngineSession& s) { sids.push_back(s.sid); });
-    for (const auto& sid : sids)
+    for (const auto& sid : sessions_.sids())
         if (EngineSession* s = sessions_.find(sid)) close(*s, reason);  // closing one may have destroyed another
 }
 
 void EngineServer::shutdown_now() {
     draining_ = true;
-    while (!sessions_.empty()) {
-        EngineSession* s = sessions_.any();
-        const std::string sid = s->sid;
-        close(*s, "server shutting down");
+    for (const auto& sid : sessions_.sids()) {
+        if (EngineSession* s = sessions_.find(sid)) close(*s, "server shutting down");
         if (EngineSession* still = sessions_.find(sid)) destroy(still);
     }
     ping_due_.close();

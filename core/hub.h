@@ -12,7 +12,7 @@
 #include "engineio_server.h"
 #include "frame.h"
 #include "room_index.h"
-#include "socket_index.h"
+#include "open_index.h"
 
 #include <switchboard/module.h>
 
@@ -144,7 +144,11 @@ private:
     EngineServer& engine_;
     HubLink* link_ = nullptr;
     std::vector<std::unique_ptr<Namespace>> namespaces_;
-    SocketIndex<Socket> sockets_;
+    struct SocketById {
+        static uint64_t key(const Socket* s) { return s->id; }
+        static uint64_t hash(uint64_t id) { return id; }
+    };
+    OpenIndex<Socket, SocketById> sockets_;
     std::unordered_map<std::string, std::vector<Socket*>, TransparentStringHash, std::equal_to<>> by_user_;
 
     void unindex_user(Socket& socket);

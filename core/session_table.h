@@ -1,18 +1,19 @@
 // The live Engine.IO sessions of this node, owned and found by sid.
 //
 // Every request of a polling client and every new WebSocket looks its session
-// up here, and every connected client has an entry, so the entry is kept
-// small: the set stores the session pointer alone and hashes the sid the
-// session already holds (a map keyed by a view of it would store the view
-// again and cost a larger heap block per client).
+// up here, and every connected client has an entry: an open-addressing index
+// of session pointers hashed by the sid each session holds (see
+// open_index.h), rather than a map keyed by a second copy or view of it.
 #pragma once
 
 #include "engineio_session.h"
+#include "open_index.h"
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
-#include <unordered_set>
+#include <vector>
 
 namespace sb {
 
@@ -22,17 +23,13 @@ public:
     SessionTable(const SessionTable&) = delete;
     SessionTable& operator=(const SessionTable&) = delete;
     ~SessionTable() {
-        for (EngineSession* s : sessions_) delete s;
+        sessions_.for_each([](EngineSession* s) { delete s; });
     }
 
     size_t size() const { return sessions_.size(); }
     bool empty() const { return sessions_.empty(); }
-    EngineSession* any() const { return sessions_.empty() ? nullptr : *sessions_.begin(); }
 
-    EngineSession* find(std::string_view sid) const {
-        auto it = sessions_.find(sid);
-        return it == sessions_.end() ? nullptr : *it;
-    }
+    EngineSession* find(std::string_view sid) const { return sessions_.find(sid); }
 
     // The session's sid must be set and stay as it is until erase().
     EngineSession* insert(std::unique_ptr<EngineSession> session) {
@@ -43,25 +40,24 @@ public:
 
     // Destroys the session.
     void erase(EngineSession* s) {
-        sessions_.erase(sessions_.find(std::string_view(s->sid)));
+        sessions_.erase(std::string_view(s->sid));
         delete s;
     }
 
-    template <typename Fn>
-    void for_each(Fn&& fn) const {
-        for (EngineSession* s : sessions_) fn(*s);
+    // A copy: closing one session can destroy others.
+    std::vector<std::string> sids() const {
+        std::vector<std::string> out;
+        out.reserve(sessions_.size());
+        sessions_.for_each([&](const EngineSession* s) { out.push_back(s->sid); });
+        return out;
     }
 
 private:
     struct BySid {
-        using is_transparent = void;
-        size_t operator()(std::string_view sid) const { return std::hash<std::string_view>{}(sid); }
-        size_t operator()(const EngineSession* s) const { return (*this)(std::string_view(s->sid)); }
-        bool operator()(std::string_view a, const EngineSession* b) const { return a == b->sid; }
-        bool operator()(const EngineSession* a, std::string_view b) const { return a->sid == b; }
-        bool operator()(const EngineSession* a, const EngineSession* b) const { return a == b; }
+        static std::string_view key(const EngineSession* s) { return s->sid; }
+        static uint64_t hash(std::string_view sid) { return std::hash<std::string_view>{}(sid); }
     };
-    std::unordered_set<EngineSession*, BySid, BySid> sessions_;
+    OpenIndex<EngineSession, BySid> sessions_;
 };
 
 }  // namespace sb

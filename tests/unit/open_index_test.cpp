@@ -1,7 +1,8 @@
-// The node's index of sockets by id: lookups after any mix of insertions and
-// removals (the removal that shifts entries back is where an open-addressing
-// table goes wrong), growth and shrinking, and a walk that sees each entry once.
-#include "socket_index.h"
+// The open-addressing index behind the sockets by id and the sessions by sid:
+// lookups after any mix of insertions and removals (the removal that shifts
+// entries back is where such a table goes wrong), growth and shrinking, a walk
+// that sees each entry once, and string keys.
+#include "open_index.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace sb {
@@ -17,18 +20,31 @@ namespace {
 struct Item {
     uint64_t id;
 };
+struct ById {
+    static uint64_t key(const Item* i) { return i->id; }
+    static uint64_t hash(uint64_t id) { return id; }
+};
+using SocketIndex = OpenIndex<Item, ById>;
 
-TEST(SocketIndex, EmptyFindsNothing) {
-    SocketIndex<Item> index;
+struct Named {
+    std::string name;
+};
+struct ByName {
+    static std::string_view key(const Named* n) { return n->name; }
+    static uint64_t hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
+};
+
+TEST(OpenIndex, EmptyFindsNothing) {
+    SocketIndex index;
     EXPECT_EQ(index.find(1), nullptr);
     index.erase(1);  // not there: nothing happens
     EXPECT_EQ(index.size(), 0u);
 }
 
-TEST(SocketIndex, FindsWhatWasInsertedAndNotWhatWasErased) {
+TEST(OpenIndex, FindsWhatWasInsertedAndNotWhatWasErased) {
     std::vector<Item> items;
     for (uint64_t id = 1; id <= 1000; id++) items.push_back({id});
-    SocketIndex<Item> index;
+    SocketIndex index;
     for (auto& it : items) index.insert(&it);
     EXPECT_EQ(index.size(), 1000u);
     for (auto& it : items) EXPECT_EQ(index.find(it.id), &it);
@@ -41,11 +57,11 @@ TEST(SocketIndex, FindsWhatWasInsertedAndNotWhatWasErased) {
 
 // Random churn against a reference set: every removal shifts entries, every
 // growth and shrink rehashes; after each step every live id must be found.
-TEST(SocketIndex, RandomChurnMatchesAReferenceSet) {
+TEST(OpenIndex, RandomChurnMatchesAReferenceSet) {
     std::mt19937_64 rng(7);
     std::vector<std::unique_ptr<Item>> live;
     std::set<uint64_t> ids;
-    SocketIndex<Item> index;
+    SocketIndex index;
     uint64_t next_id = 1;
     for (int step = 0; step < 20000; step++) {
         const bool add = live.empty() || (step < 10000 ? rng() % 3 != 0 : rng() % 3 == 0);
@@ -71,6 +87,20 @@ TEST(SocketIndex, RandomChurnMatchesAReferenceSet) {
     std::set<uint64_t> walked;
     index.for_each([&](Item* item) { EXPECT_TRUE(walked.insert(item->id).second); });
     EXPECT_EQ(walked, ids);
+}
+
+TEST(OpenIndex, StringKeysFoundByAnyViewOfTheSameText) {
+    std::vector<std::unique_ptr<Named>> sessions;
+    OpenIndex<Named, ByName> index;
+    for (int i = 0; i < 300; i++) {
+        sessions.push_back(std::make_unique<Named>(Named{"sid-" + std::to_string(i)}));
+        index.insert(sessions.back().get());
+    }
+    const std::string asked = "sid-42";  // another buffer than the session's own
+    EXPECT_EQ(index.find(asked), sessions[42].get());
+    EXPECT_EQ(index.find("sid-300"), nullptr);
+    for (int i = 0; i < 300; i += 2) index.erase(sessions[i]->name);
+    for (int i = 0; i < 300; i++) EXPECT_EQ(index.find(sessions[i]->name), i % 2 ? sessions[i].get() : nullptr);
 }
 
 }  // namespace
