@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
 
 namespace sb {
 
@@ -58,6 +59,39 @@ private:
     DeadlineEntry* head_ = nullptr;
     DeadlineEntry* tail_ = nullptr;
     uint64_t armed_for_ = UINT64_MAX;
+};
+
+// A deadline that few owners have at a time (a polling session upgrading, a
+// client that has not sent CONNECT yet): its entry lives here, allocated
+// while it runs, instead of in every owner for the owner's whole life.
+template <typename Owner>
+class SparseDeadlines {
+public:
+    // `on_expire` runs after the owner's entry is gone: it may schedule again.
+    SparseDeadlines(uv_loop_t* loop, std::function<void(Owner*)> on_expire)
+        : on_expire_(std::move(on_expire)), queue_(loop, [this](DeadlineEntry& e) {
+              auto* owner = static_cast<Owner*>(e.owner);
+              entries_.erase(owner);
+              on_expire_(owner);
+          }) {}
+
+    void schedule(Owner* owner, uint64_t delay_ms) {
+        DeadlineEntry& e = entries_[owner];
+        e.owner = owner;
+        queue_.schedule(e, delay_ms);
+    }
+    void cancel(Owner* owner) {
+        auto it = entries_.find(owner);
+        if (it == entries_.end()) return;
+        DeadlineQueue::cancel(it->second);
+        entries_.erase(it);
+    }
+    void close() { queue_.close(); }
+
+private:
+    std::function<void(Owner*)> on_expire_;
+    std::unordered_map<Owner*, DeadlineEntry> entries_;
+    DeadlineQueue queue_;
 };
 
 }  // namespace sb

@@ -131,9 +131,7 @@ EngineServer::EngineServer(uv_loop_t* loop, const Config& config)
       config_(config),
       ping_due_(loop, [this](DeadlineEntry& e) { on_heartbeat(e); }),
       pong_due_(loop, [this](DeadlineEntry& e) { on_heartbeat(e); }),
-      upgrades_(loop, [this](DeadlineEntry& e) {
-          auto* s = static_cast<EngineSession*>(e.owner);
-          upgrade_deadlines_.erase(s);  // `e` is gone from here on
+      upgrades_(loop, [this](EngineSession* s) {
           s->release_poll = false;
           if (s->probe_ws) {
               auto* d = static_cast<WsiData*>(lws_wsi_user(s->probe_ws));
@@ -168,10 +166,7 @@ void EngineServer::shutdown_now() {
 
 void EngineServer::cancel_upgrade(EngineSession& s) {
     s.release_poll = false;
-    auto it = upgrade_deadlines_.find(&s);
-    if (it == upgrade_deadlines_.end()) return;
-    DeadlineQueue::cancel(it->second);
-    upgrade_deadlines_.erase(it);
+    upgrades_.cancel(&s);
 }
 
 void EngineServer::count_transport(TransportKind t, int delta) {
@@ -765,9 +760,7 @@ void EngineServer::on_ws_established(lws* wsi, WsiData* d) {
         EngineSession& s = *found;
         s.probe_ws = wsi;
         d->session = &s;
-        DeadlineEntry& deadline = upgrade_deadlines_[&s];
-        deadline.owner = &s;
-        upgrades_.schedule(deadline, config_.upgrade_timeout_ms);
+        upgrades_.schedule(&s, config_.upgrade_timeout_ms);
         return;
     }
     Query q = read_query(wsi);

@@ -23,7 +23,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 struct lws;
 
@@ -129,16 +128,13 @@ private:
     uv_loop_t* loop_;
     const Config& config_;
     SessionListener* listener_ = nullptr;
-    // Keyed by a view of the session's own sid: no second copy of the id.
     SessionTable sessions_;
-    // Upgrades are rare and short: their deadlines live here, not in every session.
-    std::unordered_map<EngineSession*, DeadlineEntry> upgrade_deadlines_;
     // One queue per delay keeps every schedule an O(1) append at the tail
     // (see deadline_queue.h): mixing the two delays in one queue made each
     // close during a mass disconnect walk past every waiting ping.
     DeadlineQueue ping_due_;  // ping_interval: when to send the next ping
     DeadlineQueue pong_due_;  // ping_timeout: a pong, or a closing session's last flush, is overdue
-    DeadlineQueue upgrades_;
+    SparseDeadlines<EngineSession> upgrades_;  // upgrades are rare and short
     WsBatchWriter ws_writer_;
     std::vector<HttpRoute> routes_;
     bool draining_ = false;

@@ -47,7 +47,7 @@ public:
         } else if (count_ == 0) {
             release_ring();
         } else {
-            head_ = (head_ + 1) % ring_capacity_;
+            head_ = static_cast<uint32_t>(ring_index(1));
         }
         return FrameRef(f, false);  // takes over the queue's reference
     }
@@ -57,11 +57,12 @@ public:
     }
 
 private:
-    static constexpr uint32_t kFirstRing = 4;
+    static constexpr uint32_t kFirstRing = 4;  // rings grow by doubling: always a power of two
 
     uint32_t capacity() const { return ring_capacity_ == 0 ? 1 : ring_capacity_; }
-    Frame* slot(size_t i) const { return ring_capacity_ == 0 ? one_ : ring_[(head_ + i) % ring_capacity_]; }
-    Frame*& slot_ref(size_t i) { return ring_capacity_ == 0 ? one_ : ring_[(head_ + i) % ring_capacity_]; }
+    size_t ring_index(size_t i) const { return (head_ + i) & (ring_capacity_ - 1); }
+    Frame* slot(size_t i) const { return ring_capacity_ == 0 ? one_ : ring_[ring_index(i)]; }
+    Frame*& slot_ref(size_t i) { return ring_capacity_ == 0 ? one_ : ring_[ring_index(i)]; }
 
     void grow() {
         const uint32_t capacity = ring_capacity_ == 0 ? kFirstRing : ring_capacity_ * 2;

@@ -5,8 +5,35 @@
 #include "socketio_packet.h"
 
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
 namespace sb {
+namespace {
+
+// A socket's place in an unordered list that knows it (`slot_of` names where
+// the socket keeps its position in this list): O(1) in and out, the last
+// entry taking a leaving one's slot, however long the list (a service account
+// may hold thousands of sockets, a namespace all of them).
+template <typename SlotOf>
+void list_socket(std::vector<Socket*>& list, Socket& socket, SlotOf slot_of) {
+    slot_of(socket) = static_cast<std::remove_reference_t<decltype(slot_of(socket))>>(list.size());
+    list.push_back(&socket);
+}
+
+template <typename SlotOf>
+void unlist_socket(std::vector<Socket*>& list, Socket& socket, SlotOf slot_of) {
+    const auto slot = slot_of(socket);
+    Socket* last = list.back();
+    list[slot] = last;
+    slot_of(*last) = slot;
+    list.pop_back();
+}
+
+auto& user_slot(Socket& s) { return s.extras->user_slot; }
+auto& ns_slot(Socket& s) { return s.ns_slot; }
+
+}  // namespace
 
 Hub::~Hub() {
     sockets_.for_each([](Socket* s) { delete s; });
@@ -44,8 +71,7 @@ Socket& Hub::create_socket(Namespace& ns, EngineSession& session) {
     s->ns = &ns;
     s->session = &session;
     sockets_.insert(s);
-    s->ns_slot = static_cast<uint32_t>(ns.sockets.size());
-    ns.sockets.push_back(s);
+    list_socket(ns.sockets, *s, ns_slot);
     return *s;
 }
 
@@ -60,27 +86,20 @@ void Hub::set_identity(Socket& socket, std::string user_id, std::string claims_j
     if (!user_id.empty()) {
         auto& sockets = by_user_[user_id];
         if (sockets.empty() && link_) link_->user_changed(user_id, true);
-        extras.user_slot = sockets.size();
-        sockets.push_back(&socket);
+        list_socket(sockets, socket, user_slot);
     }
     extras.user_id = std::move(user_id);
     extras.claims_json = std::move(claims_json);
     socket.trim_extras();
 }
 
-// O(1) whatever the number of sockets a user has (a service account may
-// hold thousands): the last socket of the list takes the leaving one's slot.
 void Hub::unindex_user(Socket& socket) {
     const char* user = socket.user_id();
     if (!user) return;
     auto it = by_user_.find(user);
     if (it == by_user_.end()) return;
     auto& sockets = it->second;
-    const size_t slot = socket.extras->user_slot;
-    Socket* last = sockets.back();
-    sockets[slot] = last;
-    last->extras->user_slot = slot;
-    sockets.pop_back();
+    unlist_socket(sockets, socket, user_slot);
     if (sockets.empty()) {
         if (link_) link_->user_changed(it->first, false);
         by_user_.erase(it);
@@ -90,11 +109,7 @@ void Hub::unindex_user(Socket& socket) {
 void Hub::destroy_socket(Socket* socket) {
     unindex_user(*socket);
     socket->ns->rooms.leave_all(socket->id);
-    auto& listed = socket->ns->sockets;
-    Socket* last = listed.back();
-    listed[socket->ns_slot] = last;
-    last->ns_slot = socket->ns_slot;
-    listed.pop_back();
+    unlist_socket(socket->ns->sockets, *socket, ns_slot);
     sockets_.erase(socket->id);
     delete socket;
 }

@@ -11,8 +11,8 @@
 
 #include "engineio_server.h"
 #include "frame.h"
-#include "room_index.h"
 #include "open_index.h"
+#include "room_index.h"
 
 #include <switchboard/module.h>
 

@@ -17,9 +17,7 @@ constexpr size_t kMaxAttachments = 1000;
 }  // namespace
 
 SocketIOServer::SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules)
-    : config_(config), hub_(hub), modules_(modules), connect_timeouts_(loop, [this](DeadlineEntry& e) {
-          auto* c = static_cast<Client*>(e.owner);
-          connect_deadlines_.erase(c);
+    : config_(config), hub_(hub), modules_(modules), connect_timeouts_(loop, [this](Client* c) {
           if (c->sockets.empty()) hub_.engine().close(*c->session, "connect timeout");
       }) {
     modules_.disconnect_socket = [this](sb_socket_id id) { disconnect_socket(id); };
@@ -31,16 +29,7 @@ void SocketIOServer::on_session_open(EngineSession& s) {
     auto* c = new Client();
     c->session = &s;
     s.upper = c;
-    DeadlineEntry& deadline = connect_deadlines_[c];
-    deadline.owner = c;
-    connect_timeouts_.schedule(deadline, config_.connect_timeout_ms);
-}
-
-void SocketIOServer::stop_connect_deadline(Client* c) {
-    auto it = connect_deadlines_.find(c);
-    if (it == connect_deadlines_.end()) return;
-    DeadlineQueue::cancel(it->second);
-    connect_deadlines_.erase(it);
+    connect_timeouts_.schedule(c, config_.connect_timeout_ms);
 }
 
 void SocketIOServer::on_session_close(EngineSession& s, std::string_view reason) {
@@ -48,7 +37,7 @@ void SocketIOServer::on_session_close(EngineSession& s, std::string_view reason)
     if (!c) return;
     const std::string why(reason);
     while (!c->sockets.empty()) remove_socket(*c, c->sockets.back(), why.c_str());
-    stop_connect_deadline(c);
+    connect_timeouts_.cancel(c);
     s.upper = nullptr;
     delete c;
 }
@@ -119,7 +108,7 @@ void SocketIOServer::dispatch(Client& c, sio::Packet& p, std::vector<std::string
 }
 
 void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
-    stop_connect_deadline(&c);
+    connect_timeouts_.cancel(&c);
     Namespace* ns = hub_.find_namespace(p.nsp);
     sio::Packet answer;
     answer.type = sio::PacketType::ConnectError;

@@ -18,7 +18,6 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace sb {
@@ -62,15 +61,13 @@ private:
     // Leaves every room of the socket, telling its namespace's chain.
     void leave_all_rooms(Socket& socket);
     Socket* socket_for(Client& c, std::string_view nsp);
-    void stop_connect_deadline(Client* c);
 
     const Config& config_;
     Hub& hub_;
     ModuleHost& modules_;
-    DeadlineQueue connect_timeouts_;
-    // Until its first CONNECT: out of line, since a connected client (nearly
-    // every one, nearly all the time) no longer needs one.
-    std::unordered_map<Client*, DeadlineEntry> connect_deadlines_;
+    // Until a client's first CONNECT; a connected client (nearly every one,
+    // nearly all the time) no longer has one.
+    SparseDeadlines<Client> connect_timeouts_;
 };
 
 }  // namespace sb

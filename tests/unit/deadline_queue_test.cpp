@@ -324,3 +324,25 @@ TEST_F(DeadlineQueueTest, ClosedQueueFiresNothing) {
 }
 
 }  // namespace
+
+// Deadlines held outside their owners: the callback gets the owner, a
+// cancelled owner never fires, and an owner can be scheduled again from its
+// own expiry (its entry is gone by then).
+TEST_F(DeadlineQueueTest, SparseDeadlinesFireByOwnerAndCancel) {
+    Item a("a"), b("b"), c("c");
+    int a_fired = 0;
+    sb::SparseDeadlines<Item>* sparse_ptr = nullptr;
+    sb::SparseDeadlines<Item> sparse(&loop_, [&](Item* owner) {
+        fired_.push_back(owner->name);
+        if (owner == &a && ++a_fired == 1) sparse_ptr->schedule(&a, 20);
+    });
+    sparse_ptr = &sparse;
+    sparse.cancel(&a);  // not scheduled: nothing happens
+    sparse.schedule(&a, 5);
+    sparse.schedule(&b, 10);
+    sparse.schedule(&c, 15);
+    sparse.cancel(&b);
+    run();
+    EXPECT_EQ(fired_, (Names{"a", "c", "a"}));
+    sparse.cancel(&c);  // after expiry: nothing happens
+}
