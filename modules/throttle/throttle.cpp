@@ -72,36 +72,39 @@ public:
             host_.log(SB_LOG_WARN, "could not start the sweep timer: idle keys are only evicted at the limit");
     }
 
-    bool on_event(sb_socket_id socket, const sb_event& ev) {
+    // Refusals are returned, not thrown: under a flood most events are
+    // refused, and unwinding would cost ten times what refusing does.
+    sb::Verdict on_event(sb_socket_id socket, const sb_event& ev) {
         const uint32_t rule = rules_.rule_for(ev.name);
-        if (!limiter_.settings().rules[rule].any()) return false;
+        if (!limiter_.settings().rules[rule].any()) return sb::Verdict::pass();
         SocketState& s = state_of(socket);
         const int64_t now = now_ns();
         const uint64_t wait = limiter_.take_event(s, rule, now);
-        if (wait == 0) return false;
-        refuse_event(socket, s, wait, now);
+        if (wait == 0) return sb::Verdict::pass();
+        return refuse_event(socket, s, wait, now);
     }
 
-    void on_handshake(const sb_handshake_info& info) {
+    sb::Verdict on_handshake(const sb_handshake_info& info) {
         uint64_t wait = 0;
         try {
             wait = limiter_.admit_handshake(info.remote_address ? info.remote_address : "", now_ns());
         } catch (...) {
-            return;  // admit rather than refuse everybody when out of memory
+            return sb::Verdict::pass();  // admit rather than refuse everybody when out of memory
         }
-        if (wait == 0) return;
+        if (wait == 0) return sb::Verdict::pass();
         host_.counter_add("throttle_rejections", "kind=\"handshake\"");
-        throw sb::Refusal("too many new connections, retry after " + std::to_string(wait) + " ms", "RATE_LIMITED",
-                          retry_details(wait))
+        return sb::Refusal("too many new connections, retry after " + std::to_string(wait) + " ms", "RATE_LIMITED",
+                           retry_details(wait))
             .with_status(429);
     }
 
-    void on_connect(sb_socket_id socket, const sb_connect_info& info) {
+    sb::Verdict on_connect(sb_socket_id socket, const sb_connect_info& info) {
         std::string user;
         if (const char* u = host_.user_of(socket)) user = u;
-        if (limiter_.connect(socket, info.remote_address ? info.remote_address : "", user, now_ns())) return;
+        if (limiter_.connect(socket, info.remote_address ? info.remote_address : "", user, now_ns()))
+            return sb::Verdict::pass();
         host_.counter_add("throttle_rejections", "kind=\"connection\"");
-        throw sb::Refusal("too many connections", "RATE_LIMITED");
+        return sb::Refusal("too many connections", "RATE_LIMITED");
     }
 
     void on_disconnect(sb_socket_id socket, std::string_view) { limiter_.forget(socket, now_ns()); }
@@ -134,18 +137,18 @@ private:
         return limiter_.adopt(socket, ip, user, now_ns());
     }
 
-    [[noreturn]] void refuse_event(sb_socket_id socket, SocketState& s, uint64_t wait, int64_t now) {
+    sb::Refusal refuse_event(sb_socket_id socket, SocketState& s, uint64_t wait, int64_t now) {
         host_.counter_add("throttle_rejections", "kind=\"event\"");
         if (!limiter_.count_violation(s, now))
-            throw sb::Refusal("rate limited, retry after " + std::to_string(wait) + " ms", "RATE_LIMITED",
-                              retry_details(wait));
+            return sb::Refusal("rate limited, retry after " + std::to_string(wait) + " ms", "RATE_LIMITED",
+                               retry_details(wait));
         host_.counter_add("throttle_disconnects");
         host_.log(SB_LOG_INFO, "disconnecting socket " + std::to_string(socket) + " (" +
                                    (s.ip ? *s.ip->key : std::string("?")) + "): " + std::to_string(s.violations) +
                                    " rate-limited events within " +
                                    std::to_string(limiter_.settings().violation_window_ns / 1'000'000) + " ms");
         host_.disconnect(socket);  // runs on_disconnect: `s` is gone from here on
-        throw sb::Refusal("rate limited: disconnected", "RATE_LIMITED");
+        return sb::Refusal("rate limited: disconnected", "RATE_LIMITED");
     }
 
     void flush_key_counters() {
