@@ -11,13 +11,29 @@
 //       static constexpr sb_config_key config_keys[] = {{"greeting", SB_CONFIG_STRING, 0, "..."}};
 //       Greeter(sb::Host host, std::string_view config_json);        // throw to refuse the config
 //       bool on_event(sb_socket_id socket, const sb_event& event);   // true = handled
-//       // optional: on_connect, on_disconnect, on_timer, on_room, on_http, on_cluster, export_state, import_state
+//       // optional: on_handshake, on_connect, on_disconnect, on_timer, on_room, on_http, on_cluster,
+//       //           export_state, import_state
 //   };
 //   SWITCHBOARD_MODULE(Greeter, "greeter", "1.0.0")
 //
-// Every hook is wrapped: sb::Refusal rejects (the client gets its code and
-// message), any other exception is a failure (logged, counted, answered with
-// INTERNAL), and nothing propagates into the host.
+// The hooks a class may define, and the descriptor hook each becomes:
+//   void on_handshake(const sb_handshake_info&)                   throw sb::Refusal to refuse (HTTP status())
+//   void on_connect(sb_socket_id, const sb_connect_info&)         throw sb::Refusal to refuse
+//   bool on_event(sb_socket_id, const sb_event&)                  true = handled, false = next module
+//   (on_handshake, on_connect and on_event may return an sb::Verdict instead,
+//   to refuse without throwing)
+//   void on_disconnect(sb_socket_id, std::string_view reason)
+//   void on_timer(sb_timer_id, void* user_data)
+//   void on_room(sb_socket_id, std::string_view room, bool joined)
+//   void on_http(const sb_http_request&, sb_http_response*)       answers every request itself
+//   void on_cluster(const sb_cluster_event&)
+//   std::string export_state()                                    the bytes handed to the next version
+//   void import_state(std::string_view bytes)                     throw to cancel the reload
+//
+// Every hook is wrapped: sb::Refusal rejects (the client gets its code,
+// message and details), any other exception is a failure (logged, counted,
+// answered with INTERNAL; a handshake with HTTP 500), and nothing propagates
+// into the host.
 #ifndef SWITCHBOARD_MODULE_HPP
 #define SWITCHBOARD_MODULE_HPP
 
@@ -26,24 +42,82 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace sb {
 
-// Throw from a hook to refuse a connection or an event with a client-visible
-// code ("FORBIDDEN", "INVALID", ...) and message.
+// Throw from a hook (or return it as a Verdict, below) to refuse a
+// handshake, a connection or an event with a client-visible code
+// ("FORBIDDEN", "INVALID", "RATE_LIMITED", ...) and message.
+//
+// `details_json`, a JSON object such as {"retryAfterMs":120}, goes into
+// sb_error's details buffer: the host adds its members to the error object
+// a refused event is answered with ({code, message, retryAfterMs}). It is
+// left out when the host's sb_error has no details buffer or too small a
+// one (hosts hand out 256 bytes). Connections and handshakes are answered
+// with the message alone.
+//
+// A refused handshake (on_handshake) is answered with HTTP status() and the
+// body {"code":4,"message":...}: 403 unless with_status() says otherwise
+// (429 for a flood, say; the host turns anything outside 400..599 into 403).
 class Refusal : public std::runtime_error {
 public:
-    explicit Refusal(std::string message, std::string code = "FORBIDDEN")
-        : std::runtime_error(std::move(message)), code_(std::move(code)) {}
+    explicit Refusal(std::string message, std::string code = "FORBIDDEN", std::string details_json = {})
+        : std::runtime_error(std::move(message)), code_(std::move(code)), details_json_(std::move(details_json)) {}
     const std::string& code() const { return code_; }
+    const std::string& details_json() const { return details_json_; }
+    int status() const { return status_; }
+    // throw sb::Refusal("too many new connections", "RATE_LIMITED").with_status(429);
+    Refusal& with_status(int http_status) {
+        status_ = http_status;
+        return *this;
+    }
 
 private:
     std::string code_;
+    std::string details_json_;
+    int status_ = 403;
+};
+
+// What on_handshake, on_connect or on_event decides, returned rather than
+// thrown: a hook may return a Verdict instead of void (or bool). For hooks
+// that refuse often, a rate limiter under a flood above all: a thrown
+// refusal costs microseconds of unwinding, a returned one only its strings.
+//
+//   sb::Verdict on_event(sb_socket_id socket, const sb_event& event) {
+//       if (over_limit(socket)) return sb::Refusal("rate limited", "RATE_LIMITED");
+//       return sb::Verdict::pass();
+//   }
+class Verdict {
+public:
+    // on_event: the next module of the chain gets the event; on_handshake
+    // and on_connect: admitted.
+    static Verdict pass() { return Verdict(); }
+    // on_event only: handled, the chain stops (elsewhere the same as pass).
+    static Verdict handled() {
+        Verdict v;
+        v.handled_ = true;
+        return v;
+    }
+    // Refused, as if `refusal` had been thrown. Implicit, so that a hook
+    // can `return sb::Refusal(...)`.
+    Verdict(Refusal refusal) : refusal_(std::move(refusal)) {}
+
+    bool is_handled() const { return handled_; }
+    const Refusal* refusal() const { return refusal_ ? &*refusal_ : nullptr; }
+
+private:
+    Verdict() = default;
+    bool handled_ = false;
+    std::optional<Refusal> refusal_;
 };
 
 // The host's function table bound to this module's context.
@@ -99,6 +173,14 @@ public:
         const char* claims = api_->claims_of(ctx_, socket);
         return claims ? std::string(claims) : std::string("{}");
     }
+    // The peer address of the socket's connection, "" when unknown (or NULL
+    // from a host that does not know it); borrowed until the next host call.
+    const char* remote_address_of(sb_socket_id socket) const { return api_->remote_address_of(ctx_, socket); }
+    // Adds `delta` to the counter switchboard_<name>_total{module="<module>",<labels>}
+    // at /metrics; `labels` is "" or Prometheus pairs such as kind="event".
+    sb_status counter_add(const char* name, const char* labels = "", uint64_t delta = 1) const {
+        return api_->counter_add(ctx_, name, labels, delta);
+    }
 
     sb_module_ctx* ctx() const { return ctx_; }
     const sb_host_api* api() const { return api_; }
@@ -151,10 +233,25 @@ T& self(void* state) {
 
 inline void fill(sb_error* error, const char* code, const char* message) { sb_error_set(error, code, message); }
 
+// Structs grow at the end (module.h), so the details buffer is written only
+// when the host's sb_error is large enough to have one.
+inline void fill_details(sb_error* error, std::string_view json) {
+    if (json.empty() || !error) return;
+    if (error->struct_size < offsetof(sb_error, details_capacity) + sizeof error->details_capacity) return;
+    if (!error->details_json || error->details_capacity <= json.size()) return;
+    std::memcpy(error->details_json, json.data(), json.size());
+    error->details_json[json.size()] = '\0';
+}
+
+inline void fill(sb_error* error, const Refusal& r) {
+    fill(error, r.code().c_str(), r.what());
+    fill_details(error, r.details_json());
+}
+
 template <typename T>
 void* create(sb_module_ctx* ctx, const sb_host_api* api, const char* config_json, sb_error* error) {
     try {
-        return new T(Host(ctx, api), std::string_view(config_json));
+        return new T(Host(ctx, api), std::string_view(config_json ? config_json : "{}"));
     } catch (const std::exception& e) {
         fill(error, "INVALID", e.what());
     } catch (...) {
@@ -168,13 +265,48 @@ void destroy(void* state) {
     delete static_cast<T*>(state);
 }
 
+// A failing handshake hook refuses the session (HTTP 500) rather than
+// admitting it unchecked, as a failing on_connect refuses the connection. A
+// module that prefers to admit on failure catches its own exceptions.
+template <typename T>
+int on_handshake(void* state, const sb_handshake_info* info, sb_error* error) {
+    try {
+        if constexpr (std::is_same_v<decltype(self<T>(state).on_handshake(*info)), Verdict>) {
+            const Verdict v = self<T>(state).on_handshake(*info);
+            if (const Refusal* r = v.refusal()) {
+                fill(error, *r);
+                return r->status();
+            }
+        } else {
+            self<T>(state).on_handshake(*info);
+        }
+        return 0;
+    } catch (const Refusal& r) {
+        fill(error, r);
+        return r.status();
+    } catch (const std::exception& e) {
+        fill(error, "INTERNAL", e.what());
+    } catch (...) {
+        fill(error, "INTERNAL", "unknown error");
+    }
+    return 500;
+}
+
 template <typename T>
 sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_info* info, sb_error* error) {
     try {
-        self<T>(state).on_connect(socket, *info);
+        if constexpr (std::is_same_v<decltype(self<T>(state).on_connect(socket, *info)), Verdict>) {
+            const Verdict v = self<T>(state).on_connect(socket, *info);
+            if (const Refusal* r = v.refusal()) {
+                fill(error, *r);
+                return SB_CONNECT_REJECT;
+            }
+        } else {
+            self<T>(state).on_connect(socket, *info);
+        }
         return SB_CONNECT_ACCEPT;
     } catch (const Refusal& r) {
-        fill(error, r.code().c_str(), r.what());
+        fill(error, r);
     } catch (const std::exception& e) {
         fill(error, "INTERNAL", e.what());
     } catch (...) {
@@ -186,9 +318,18 @@ sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_
 template <typename T>
 sb_event_result on_event(void* state, sb_socket_id socket, const sb_event* event, sb_error* error) {
     try {
-        return self<T>(state).on_event(socket, *event) ? SB_EVENT_HANDLED : SB_EVENT_CONTINUE;
+        if constexpr (std::is_same_v<decltype(self<T>(state).on_event(socket, *event)), Verdict>) {
+            const Verdict v = self<T>(state).on_event(socket, *event);
+            if (const Refusal* r = v.refusal()) {
+                fill(error, *r);
+                return SB_EVENT_REJECT;
+            }
+            return v.is_handled() ? SB_EVENT_HANDLED : SB_EVENT_CONTINUE;
+        } else {
+            return self<T>(state).on_event(socket, *event) ? SB_EVENT_HANDLED : SB_EVENT_CONTINUE;
+        }
     } catch (const Refusal& r) {
-        fill(error, r.code().c_str(), r.what());
+        fill(error, r);
         return SB_EVENT_REJECT;
     } catch (const std::exception& e) {
         fill(error, "INTERNAL", e.what());
@@ -278,6 +419,8 @@ constexpr sb_module_descriptor describe(const char* name, const char* version) {
     d.version = version;
     d.create = &detail::create<T>;
     d.destroy = &detail::destroy<T>;
+    if constexpr (requires(T& t, const sb_handshake_info& i) { t.on_handshake(i); })
+        d.on_handshake = &detail::on_handshake<T>;
     if constexpr (requires(T& t, sb_socket_id s, const sb_connect_info& i) { t.on_connect(s, i); })
         d.on_connect = &detail::on_connect<T>;
     if constexpr (requires(T& t, sb_socket_id s, const sb_event& e) { t.on_event(s, e); })
