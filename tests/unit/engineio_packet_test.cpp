@@ -1,5 +1,5 @@
 // Engine.IO v4 packet and payload codec.
-#include "engineio_packet.h"
+#include "engineio/engineio_packet.h"
 
 #include <gtest/gtest.h>
 
