@@ -84,7 +84,7 @@ EngineSession* EngineServer::create_session(std::string_view query, EngineConn& 
     admitted_conn_ = nullptr;
     std::string authorization = details.authorization();
     if (!query.empty() || !authorization.empty())
-        s->extras.reset(new EngineSession::HandshakeExtras{std::string(query), std::move(authorization)});
+        s->extras = std::make_unique<EngineSession::HandshakeExtras>(std::string(query), std::move(authorization));
     s->heartbeat.owner = s;
     metrics().sessions_opened_total++;
     count_transport(transport, +1);
