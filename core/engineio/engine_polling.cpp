@@ -92,7 +92,7 @@ void EngineServer::post_ended(EngineConn& c) {
 }
 
 int EngineServer::on_post_body_refused(EngineConn& c) {
-    if (c.role != ConnRole::PollPost) return answer(c, 413, "text/plain", "");  // a request forwarded to another node
+    if (c.role != ConnRole::PollPost) return -1;
     post_ended(c);
     return answer(c, 413, "text/plain", "");
 }

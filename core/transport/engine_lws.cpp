@@ -79,6 +79,24 @@ EngineLws::~EngineLws() {
 
 int EngineLws::handle_lws_event(lws* wsi, int reason_int, void* user, void* in, size_t len) {
     auto reason = static_cast<lws_callback_reasons>(reason_int);
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+        case LWS_CALLBACK_HTTP_BODY:
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+        case LWS_CALLBACK_CLOSED_HTTP:
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        case LWS_CALLBACK_ESTABLISHED:
+        case LWS_CALLBACK_RECEIVE:
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+        case LWS_CALLBACK_CLOSED:
+            break;
+        default:
+            // Not a connection's event: for some (TLS set-up) `user` is not
+            // per-connection memory at all.
+            return 0;
+    }
     LwsConnection& c = LwsConnection::attach(user, wsi);
     switch (reason) {
         case LWS_CALLBACK_HTTP:

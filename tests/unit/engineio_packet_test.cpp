@@ -271,6 +271,12 @@ TEST(Base64, RoundTripAllByteValues) {
     EXPECT_EQ(*dec, raw);
 }
 
+TEST(Base64, DecodeTakesMissingPadding) {
+    EXPECT_EQ(sb::eio::base64_decode("Zg"), std::optional<std::string>("f"));
+    EXPECT_EQ(sb::eio::base64_decode("Zm8"), std::optional<std::string>("fo"));
+    EXPECT_EQ(sb::eio::base64_decode("Zm9vYg="), std::optional<std::string>("foob"));
+}
+
 TEST(Base64, DecodeRejectsMalformed) {
     for (std::string bad : {"A", "Zm9vY", "Zg=a", "Z===", "====", "Zm9v!A==", "Zm 9v", "Zm9v\n", "Zm-_",
                             "=Zm9", "Zg==Zg=="}) {
