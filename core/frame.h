@@ -3,16 +3,16 @@
 // A broadcast to ten thousand sockets must not copy or re-encode its bytes
 // ten thousand times. A Frame holds the finished bytes of one Engine.IO
 // packet (text "42[...]" or raw binary) behind a non-atomic reference count
-// (everything runs on one loop thread), with libwebsockets' LWS_PRE headroom
-// in front so it can be handed to lws_write() without a copy. Server frames
-// are unmasked, so lws writing its header into the headroom never changes the
-// payload another connection still has to send.
+// (everything runs on one loop thread), with headroom in front for the
+// transport's frame header, so a WebSocket transport can write it without a
+// copy (libwebsockets' LWS_PRE: transport/ws_batch_writer.cpp checks that it
+// fits). Server frames are unmasked, so a header written into the headroom
+// never changes the payload another connection still has to send.
 #pragma once
-
-#include <libwebsockets.h>
 
 #include <boost/intrusive_ptr.hpp>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -20,18 +20,21 @@
 
 namespace sb {
 
+// Bytes kept free in front of every frame's payload.
+inline constexpr size_t kFrameHeadroom = 16;
+
 class Frame {
 public:
     static boost::intrusive_ptr<Frame> make(std::string_view bytes, bool binary) {
-        void* mem = std::malloc(sizeof(Frame) + LWS_PRE + bytes.size());
+        void* mem = std::malloc(sizeof(Frame) + kFrameHeadroom + bytes.size());
         if (!mem) throw std::bad_alloc();
         Frame* f = new (mem) Frame(bytes.size(), binary);
         if (!bytes.empty()) std::memcpy(f->payload(), bytes.data(), bytes.size());
         return boost::intrusive_ptr<Frame>(f);
     }
 
-    unsigned char* payload() { return reinterpret_cast<unsigned char*>(this + 1) + LWS_PRE; }
-    const unsigned char* payload() const { return reinterpret_cast<const unsigned char*>(this + 1) + LWS_PRE; }
+    unsigned char* payload() { return reinterpret_cast<unsigned char*>(this + 1) + kFrameHeadroom; }
+    const unsigned char* payload() const { return reinterpret_cast<const unsigned char*>(this + 1) + kFrameHeadroom; }
     std::string_view view() const { return {reinterpret_cast<const char*>(payload()), size_}; }
     size_t size() const { return size_; }
     bool binary() const { return binary_; }

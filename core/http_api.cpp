@@ -7,12 +7,14 @@
 // a socket with unread input resets it and the client never sees the status.
 #include "http_api.h"
 
+#include "encoding.h"
 #include "hub.h"
 #include "log.h"
 #include "lws_helpers.h"
 #include "metrics.h"
 #include "module_host.h"
 #include "socketio_packet.h"
+#include "transport/http_response.h"
 
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
@@ -29,21 +31,6 @@ namespace {
 constexpr const char* kComponent = "http-api";
 constexpr size_t kMaxDiscard = 16 * 1024 * 1024;
 constexpr uint64_t kSweepIntervalMs = 100;
-
-std::string percent_encode(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    return out;
-}
 
 std::array<unsigned char, 32> sha256(std::string_view s) {
     std::array<unsigned char, 32> out{};
@@ -403,22 +390,10 @@ int HttpApi::on_writeable(lws* wsi, Request*& slot) {
 int HttpApi::write_answer(lws* wsi, Request*& slot, const ApiAnswer& answer) {
     release(slot);
     answers_by_status_[answer.status]++;
-    unsigned char headers[LWS_PRE + 1024];
-    unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
-    if (lws_add_http_common_headers(wsi, static_cast<unsigned>(answer.status), "application/json", answer.body.size(), &p, end))
-        return -1;
-    for (const auto& [name, value] : answer.headers)
-        if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name.c_str()),
-                                        reinterpret_cast<const unsigned char*>(value.data()), static_cast<int>(value.size()), &p, end))
-            return -1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-    if (!answer.body.empty()) {
-        std::string out(LWS_PRE + answer.body.size(), '\0');
-        std::memcpy(out.data() + LWS_PRE, answer.body.data(), answer.body.size());
-        auto* payload = reinterpret_cast<unsigned char*>(out.data() + LWS_PRE);
-        if (lws_write(wsi, payload, answer.body.size(), LWS_WRITE_HTTP_FINAL) < static_cast<int>(answer.body.size())) return -1;
-    }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    std::vector<HeaderField> headers;
+    headers.reserve(answer.headers.size());
+    for (const auto& [name, value] : answer.headers) headers.push_back({name.c_str(), value});
+    return write_http_response(wsi, answer.status, "application/json", answer.body, headers);
 }
 
 sb_status HttpApi::add_module_route(ModuleInstance& m, const char* method, const char* path) {

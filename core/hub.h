@@ -9,7 +9,7 @@
 // per-broadcast generation mark instead of a temporary set.
 #pragma once
 
-#include "engineio_server.h"
+#include "engineio/engine_server.h"
 #include "frame.h"
 #include "open_index.h"
 #include "room_index.h"

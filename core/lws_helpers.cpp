@@ -1,7 +1,7 @@
 // Small libwebsockets helpers (see lws_helpers.h).
 #include "lws_helpers.h"
 
-#include "server.h"
+#include "errors.h"
 
 namespace sb {
 

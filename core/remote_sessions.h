@@ -2,9 +2,10 @@
 //
 // Behind a load balancer without sticky sessions, a client's long-polling
 // requests land on any node, but its session lives on the one that answered
-// its handshake. The Engine.IO server asks this interface whether a session
-// id it does not know belongs to another node and, if so, hands the request
-// over to be answered by that node. The interface keeps the Engine.IO server
+// its handshake. The Engine.IO listener (transport/engine_lws_forward.cpp,
+// behind the engine's SessionsElsewhere) asks this interface whether a
+// session id it does not know belongs to another node and, if so, hands the
+// request over to be answered by that node. The interface keeps the listener
 // ignorant of how nodes find and reach each other.
 #pragma once
 

@@ -44,7 +44,7 @@ int lws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, si
     lws_context* ctx = wsi ? lws_get_context(wsi) : nullptr;
     auto* self = ctx ? static_cast<Server*>(lws_context_user(ctx)) : nullptr;
     if (!self || !user) return lws_callback_http_dummy(wsi, reason, user, in, len);
-    return self->engine().handle_lws_event(wsi, reason, user, in, len);
+    return self->engine_lws().handle_lws_event(wsi, reason, user, in, len);
 }
 
 }  // namespace
@@ -58,6 +58,7 @@ Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override
     resolve_modules_path(config_);
     modules_.set_modules_dir(config_.modules_path);
     engine_ = std::make_unique<EngineServer>(loop_, config_);
+    engine_lws_ = std::make_unique<EngineLws>(loop_, config_, *engine_);
     hub_ = std::make_unique<Hub>(*engine_);
     socketio_ = std::make_unique<SocketIOServer>(loop_, config_, *hub_, modules_);
     engine_->set_listener(socketio_.get());
@@ -78,11 +79,12 @@ void Server::resolve_modules_path(Config& config) const {
 
 Server::~Server() {
     remove_pid_file();
-    engine_->set_remote_sessions(nullptr);
+    engine_lws_->set_remote_sessions(nullptr);
     forwarder_.reset();
     cluster_.reset();
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
+    engine_lws_->shutdown_now();
     modules_.unload_all();
     modules_.http_api = nullptr;
     modules_.set_storage(nullptr);
@@ -147,15 +149,15 @@ void Server::start() {
         const uint64_t timeout = config_.ping_interval_ms + config_.ping_timeout_ms + kForwardMarginMs;
         const size_t max_answer = 2 * std::max<size_t>(config_.max_send_queue, config_.max_payload) + 64 * 1024;
         forwarder_ = std::make_unique<cluster::SessionForwarder>(loop_, c, timeout, max_answer);
-        engine_->set_remote_sessions(forwarder_.get());
+        engine_lws_->set_remote_sessions(forwarder_.get());
     }
-    engine_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
+    engine_lws_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
                             if (shutting_down_) status = 503;
                             return render_health();
                         }});
-    engine_->add_route({"GET", config_.metrics_path, "text/plain; version=0.0.4; charset=utf-8",
+    engine_lws_->add_route({"GET", config_.metrics_path, "text/plain; version=0.0.4; charset=utf-8",
                         [this](const std::string&, int&) { return render_metrics(); }});
-    engine_->add_route({"POST", config_.admin_reload_path, "application/json",
+    engine_lws_->add_route({"POST", config_.admin_reload_path, "application/json",
                         [this](const std::string& authorization, int& status) {
                             return handle_admin_reload(authorization, status);
                         }});
@@ -286,7 +288,7 @@ void Server::create_listeners() {
     // below 256 bytes (224 and 160 tried) libwebsockets 4.1 stops refusing
     // junk sent in place of an HTTP request (tests/e2e/hostile).
     static lws_protocols protocols[] = {
-        {"switchboard", lws_callback, EngineServer::kPerConnectionDataSize, 256, 0, nullptr, 0},
+        {"switchboard", lws_callback, EngineLws::kPerConnectionDataSize, 256, 0, nullptr, 0},
         {nullptr, nullptr, 0, 0, 0, nullptr, 0},
     };
 
@@ -376,11 +378,12 @@ void Server::finish_shutdown() {
         log::warn(kComponent, std::to_string(engine_->session_count()) + " sessions still open after the drain timeout; closing them");
     uv_timer_stop(drain_timer_);
     engine_->shutdown_now();
+    engine_lws_->shutdown_now();
     socketio_->shutdown();
     lws_context_destroy(context_);
     context_ = nullptr;
     modules_.unload_all();
-    engine_->set_remote_sessions(nullptr);
+    engine_lws_->set_remote_sessions(nullptr);
     forwarder_.reset();
     cluster_.reset();
     // The Redis backend's connection would keep the loop running.

@@ -9,12 +9,14 @@
 #include "cluster/cluster_link.h"
 #include "cluster/session_forwarder.h"
 #include "config.h"
-#include "engineio_server.h"
+#include "errors.h"
+#include "engineio/engine_server.h"
 #include "http_api.h"
 #include "hub.h"
 #include "module_host.h"
 #include "socketio_server.h"
 #include "storage/storage_service.h"
+#include "transport/engine_lws.h"
 
 #include <uv.h>
 
@@ -25,11 +27,6 @@
 struct lws_context;
 
 namespace sb {
-
-class StartupError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 class Server {
 public:
@@ -55,6 +52,7 @@ public:
     // running configuration and modules as they were. Connections stay.
     ReloadResult reload(const std::string& trigger);
     EngineServer& engine() { return *engine_; }
+    EngineLws& engine_lws() { return *engine_lws_; }
     // Called once everything is closed, so the owner can close its own handles.
     std::function<void()> on_stopped;
 
@@ -75,6 +73,7 @@ private:
     ModuleHost modules_;
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;
+    std::unique_ptr<EngineLws> engine_lws_;  // the engine on libwebsockets
     std::unique_ptr<Hub> hub_;
     std::unique_ptr<cluster::ClusterLink> cluster_;
     std::unique_ptr<cluster::SessionForwarder> forwarder_;  // with cluster_: other nodes' sessions

@@ -301,11 +301,4 @@ bool placeholders_match(std::string_view json, uint32_t attachments) {
     return placeholders_ok(doc, attachments);
 }
 
-std::string json_quote(std::string_view s) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-    return std::string(buf.GetString(), buf.GetSize());
-}
-
 }  // namespace sb::sio

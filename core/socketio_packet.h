@@ -7,6 +7,8 @@
 // so that no module ever sees a payload that is not what the protocol says.
 #pragma once
 
+#include "json.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,7 +66,7 @@ bool is_json_array(std::string_view json);
 // [0, attachments) exactly once.
 bool placeholders_match(std::string_view json, uint32_t attachments);
 
-// JSON string literal (with quotes) for `s`.
-std::string json_quote(std::string_view s);
+// JSON string literal (with quotes) for `s` (see json.h).
+using sb::json_quote;
 
 }  // namespace sb::sio

@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "deadline_queue.h"
-#include "engineio_server.h"
+#include "engineio/engine_server.h"
 #include "hub.h"
 #include "module_host.h"
 #include "socketio_packet.h"

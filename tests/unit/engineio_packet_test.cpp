@@ -1,5 +1,5 @@
 // Engine.IO v4 packet and payload codec.
-#include "engineio_packet.h"
+#include "engineio/engineio_packet.h"
 
 #include <gtest/gtest.h>
 
@@ -269,6 +269,12 @@ TEST(Base64, RoundTripAllByteValues) {
     auto dec = sb::eio::base64_decode(sb::eio::base64_encode(raw));
     ASSERT_TRUE(dec.has_value());
     EXPECT_EQ(*dec, raw);
+}
+
+TEST(Base64, DecodeTakesMissingPadding) {
+    EXPECT_EQ(sb::eio::base64_decode("Zg"), std::optional<std::string>("f"));
+    EXPECT_EQ(sb::eio::base64_decode("Zm8"), std::optional<std::string>("fo"));
+    EXPECT_EQ(sb::eio::base64_decode("Zm9vYg="), std::optional<std::string>("foob"));
 }
 
 TEST(Base64, DecodeRejectsMalformed) {

@@ -1,7 +1,7 @@
 // A session's outbound queue: order, byte count, the inline frame, growth of
 // the heap ring across its wrap-around, and that every reference it took is
 // given back (frames are shared by every session a broadcast went to).
-#include "frame_queue.h"
+#include "engineio/frame_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -3,20 +3,20 @@
 // A session outlives its transports: it starts on HTTP long-polling or a
 // WebSocket, may move from polling to a WebSocket mid-flight, and keeps one
 // outbound queue of shared frames across that move so nothing is lost or
-// reordered. The session never owns a libwebsockets connection; it only
-// remembers which ones currently carry it, and the connections point back to
-// it until either side goes away.
+// reordered. The session never owns a connection; it only remembers which
+// ones currently carry it (as the engine's part of each, see
+// engine_transport.h), and the connections point back to it until either
+// side goes away.
 #pragma once
 
 #include "deadline_queue.h"
+#include "engineio/engine_transport.h"
+#include "engineio/frame_queue.h"
 #include "frame.h"
-#include "frame_queue.h"
 
 #include <cstdint>
 #include <memory>
 #include <string>
-
-struct lws;
 
 namespace sb {
 
@@ -30,9 +30,9 @@ public:
     SessionState state = SessionState::Open;
     uint32_t write_slot = 0;  // WsBatchWriter's: 1 + index in its pending list, 0 when none
 
-    lws* ws = nullptr;        // WebSocket carrying the session (native or upgraded)
-    lws* probe_ws = nullptr;  // WebSocket probing an upgrade, until the client sends "5"
-    lws* poll_get = nullptr;  // held long-polling GET
+    EngineConn* ws = nullptr;        // WebSocket carrying the session (native or upgraded)
+    EngineConn* probe_ws = nullptr;  // WebSocket probing an upgrade, until the client sends "5"
+    EngineConn* poll_get = nullptr;  // held long-polling GET
     bool post_in_flight = false;
     bool probe_reply_pending = false;  // "3probe" owed on probe_ws
     bool release_poll = false;         // answer the held GET with a noop

@@ -1,7 +1,6 @@
 // Engine.IO v4 packet and payload codec (see engineio_packet.h).
-#include "engineio_packet.h"
+#include "engineio/engineio_packet.h"
 
-#include <libwebsockets.h>
 
 namespace sb::eio {
 
@@ -52,24 +51,53 @@ void append_polling_packet(std::string& body, bool binary, std::string_view pack
     }
 }
 
+namespace {
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int base64_value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+}  // namespace
+
 std::string base64_encode(std::string_view raw) {
-    std::string out(4 * ((raw.size() + 2) / 3) + 4, '\0');
-    int n = lws_b64_encode_string(raw.data(), static_cast<int>(raw.size()), out.data(),
-                                  static_cast<int>(out.size()));
-    if (n < 0) return {};
-    out.resize(static_cast<size_t>(n));
+    std::string out;
+    out.reserve(4 * ((raw.size() + 2) / 3));
+    size_t i = 0;
+    for (; i + 3 <= raw.size(); i += 3) {
+        const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(raw[i])) << 16 |
+                           static_cast<uint32_t>(static_cast<unsigned char>(raw[i + 1])) << 8 |
+                           static_cast<unsigned char>(raw[i + 2]);
+        out.push_back(kBase64[v >> 18]);
+        out.push_back(kBase64[(v >> 12) & 63]);
+        out.push_back(kBase64[(v >> 6) & 63]);
+        out.push_back(kBase64[v & 63]);
+    }
+    if (const size_t left = raw.size() - i) {
+        uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(raw[i])) << 16;
+        if (left == 2) v |= static_cast<uint32_t>(static_cast<unsigned char>(raw[i + 1])) << 8;
+        out.push_back(kBase64[v >> 18]);
+        out.push_back(kBase64[(v >> 12) & 63]);
+        out.push_back(left == 2 ? kBase64[(v >> 6) & 63] : '=');
+        out.push_back('=');
+    }
     return out;
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {
-    // lws_b64_decode_string is lenient about junk, so validate the alphabet
-    // and the padding ourselves: a malformed body must be refused, not guessed.
+    // Strict about the alphabet and the padding: a malformed body must be
+    // refused, not guessed. Padding may be left out.
     if (text.size() % 4 == 1) return std::nullopt;
     size_t pad = 0;
     for (size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
-        bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (alnum || c == '+' || c == '/') {
+        if (base64_value(c) >= 0) {
             if (pad) return std::nullopt;
         } else if (c == '=' && i + 2 >= text.size()) {
             ++pad;
@@ -77,12 +105,18 @@ std::optional<std::string> base64_decode(std::string_view text) {
             return std::nullopt;
         }
     }
-    std::string in(text);
-    std::string out(text.size() * 3 / 4 + 3, '\0');
-    int n = lws_b64_decode_string_len(in.data(), static_cast<int>(in.size()), out.data(),
-                                      static_cast<int>(out.size()));
-    if (n < 0) return std::nullopt;
-    out.resize(static_cast<size_t>(n));
+    std::string out;
+    out.reserve(text.size() * 3 / 4);
+    uint32_t bits = 0;
+    int have = 0;
+    for (char c : text.substr(0, text.size() - pad)) {
+        bits = (bits << 6) | static_cast<uint32_t>(base64_value(c));
+        have += 6;
+        if (have >= 8) {
+            have -= 8;
+            out.push_back(static_cast<char>((bits >> have) & 0xff));
+        }
+    }
     return out;
 }
 

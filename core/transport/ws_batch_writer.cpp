@@ -1,8 +1,9 @@
 // One write per WebSocket per loop turn (see ws_batch_writer.h).
-#include "ws_batch_writer.h"
+#include "transport/ws_batch_writer.h"
 
 #include "frame.h"
 #include "metrics.h"
+#include "transport/lws_connection.h"
 
 #include <libwebsockets.h>
 
@@ -18,6 +19,8 @@ namespace {
 constexpr size_t kBatchBytes = 32 * 1024;
 static_assert(kBatchBytes < 65536);
 constexpr size_t kMaxFrameHeader = 4;
+// A frame is written in place: lws puts its header in the frame's headroom.
+static_assert(LWS_PRE <= kFrameHeadroom);
 
 // Server frames are unmasked: FIN + opcode, then a 7- or 16-bit length.
 size_t put_frame_header(unsigned char* out, size_t len, bool binary) {
@@ -80,7 +83,7 @@ void WsBatchWriter::flush() {
         if (!s) continue;
         s->write_slot = 0;
         pending_[i] = nullptr;
-        if (s->ws && !write_queued(*s, s->ws)) on_error_(*s);
+        if (s->ws && !write_queued(*s, LwsConnection::of(*s->ws).wsi)) on_error_(*s);
     }
     pending_.clear();
     if (wake_) uv_idle_stop(wake_);

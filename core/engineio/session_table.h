@@ -6,7 +6,7 @@
 // open_index.h), rather than a map keyed by a second copy or view of it.
 #pragma once
 
-#include "engineio_session.h"
+#include "engineio/engineio_session.h"
 #include "open_index.h"
 
 #include <functional>

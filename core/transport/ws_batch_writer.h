@@ -9,9 +9,10 @@
 // handed to the kernel in one call. A lone frame goes out from its own buffer
 // without a copy. While anything waits, an idle handle keeps the loop from
 // blocking in poll first, so frames sent from a timer are not held back.
+// It writes with libwebsockets, into the headroom every Frame keeps.
 #pragma once
 
-#include "engineio_session.h"
+#include "engineio/engineio_session.h"
 
 #include <uv.h>
 
