@@ -440,7 +440,7 @@ public:
     }
 
     // "host:port", "[v6]:port", "unix:/path" or "/path".
-    void load_redis_address(const YAML::Node& v, const std::string& k, cluster::RedisEndpoint& r) const {
+    void load_redis_address(const YAML::Node& v, const std::string& k, redis::RedisEndpoint& r) const {
         const std::string a = scalar(v, k);
         if (a.rfind("unix:", 0) == 0 || a.rfind('/', 0) == 0) {
             r.unix_path = a[0] == '/' ? a : a.substr(5);
@@ -460,7 +460,7 @@ public:
         r.port = std::stoi(port);
     }
 
-    void load_redis(const YAML::Node& n, const std::string& key, cluster::RedisEndpoint& r) {
+    void load_redis(const YAML::Node& n, const std::string& key, redis::RedisEndpoint& r) {
         if (n.IsScalar()) return load_redis_address(n, key, r);
         for_each_key(n, key, {
             {"address", [&](const YAML::Node& v, const std::string& k) { load_redis_address(v, k, r); }},

@@ -10,6 +10,7 @@
 #include "cluster/session_forwarder.h"
 #include "config.h"
 #include "engineio_server.h"
+#include "host_services.h"
 #include "http_api.h"
 #include "hub.h"
 #include "module_host.h"
@@ -72,6 +73,10 @@ private:
     uv_loop_t* loop_;
     Config config_;
     std::unique_ptr<storage::StorageService> storage_;  // before modules_: they use it until unloaded
+    // What modules reach through the host: filled as the parts it names are
+    // made (hub, Socket.IO layer, HTTP API here; storage and cluster in
+    // start()), complete before the first module loads.
+    HostServices services_;
     ModuleHost modules_;
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "cluster/cluster.h"
+#include "host_services.h"
 #include "hub.h"
 
 #include <memory>
@@ -21,7 +22,7 @@ namespace sb::cluster {
 
 class ClusterLink : public HubLink {
 public:
-    ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub, ModuleHost& modules);
+    ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub, ModuleHost& modules, SocketDisconnector& sockets);
     ~ClusterLink() override;
 
     void start();
@@ -37,6 +38,7 @@ public:
 private:
     Hub& hub_;
     ModuleHost& modules_;
+    SocketDisconnector& sockets_;
     std::unique_ptr<Cluster> cluster_;
     bool linked_ = false;
 
