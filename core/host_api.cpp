@@ -4,11 +4,11 @@
 // what the module passes, so a buggy module gets an error code back instead
 // of corrupting a connection or crashing the server.
 #include "cluster/cluster.h"
+#include "host_api_storage.h"
 #include "hub.h"
 #include "log.h"
 #include "module_host.h"
 #include "socketio_packet.h"
-#include "storage/storage_api.h"
 
 #include <rapidjson/document.h>
 #include <sys/time.h>

@@ -6,7 +6,7 @@
 // connection is accepted.
 #pragma once
 
-#include "cluster/cluster_link.h"
+#include "cluster_link.h"
 #include "cluster/session_forwarder.h"
 #include "config.h"
 #include "engineio_server.h"

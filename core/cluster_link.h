@@ -3,8 +3,9 @@
 // sockets, the rooms and users this node has decide which channels it
 // listens to, and modules hear about nodes and their peers' messages.
 //
-// Kept apart from Cluster so that the cluster machinery (Redis, leases,
-// channels) knows nothing of sockets, frames or modules.
+// Kept apart from Cluster, and out of core/cluster/, so that the cluster
+// machinery (Redis, leases, channels) knows nothing of sockets, frames or
+// modules: this file sits above the hub and the module host, cluster/ below.
 #pragma once
 
 #include "cluster/cluster.h"

@@ -1,4 +1,4 @@
-// The storage entries of the host API (see storage_api.h).
+// The storage entries of the host API (see host_api_storage.h).
 //
 // Scoping: every request carries the calling module's name as its scope, so
 // two modules using the same stream or key name never see each other's data.
@@ -6,11 +6,11 @@
 // that asked; once that instance is destroyed (unload, or replaced by a
 // reload) its callbacks are dropped, so the host never calls into code that
 // may already be unmapped. The request itself still completes.
-#include "storage_api.h"
+#include "host_api_storage.h"
 
 #include "log.h"
 #include "module_host.h"
-#include "storage_service.h"
+#include "storage/storage_service.h"
 
 #include <cstring>
 #include <string_view>

@@ -1,5 +1,5 @@
 // The hub and module host side of the cluster (see cluster_link.h).
-#include "cluster/cluster_link.h"
+#include "cluster_link.h"
 
 #include "metrics.h"
 #include "module_host.h"
