@@ -24,6 +24,8 @@ namespace sb {
 
 class HookDispatcher {
 public:
+    // Calls a module file's entry point for its descriptor.
+    static const sb_module_descriptor* describe(sb_module_entry_fn entry) { return entry(); }
     // Reads a descriptor's hooks, leaving null those beyond its struct_size.
     static ModuleHooks resolve(const sb_module_descriptor& d);
 

@@ -1,7 +1,6 @@
 // The module host (see module_host.h).
 #include "module_host.h"
 
-#include "cluster/cluster.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -134,8 +133,6 @@ struct ModuleHost::Timer {
     bool repeating;
 };
 
-cluster::Cluster* HostServices::joined_cluster() const { return cluster && !cluster->left() ? cluster : nullptr; }
-
 ModuleHost::ModuleHost(uv_loop_t* loop, std::string modules_dir, const HostServices& services)
     : loop_(loop), modules_dir_(std::move(modules_dir)), services_(services) {}
 
@@ -204,8 +201,7 @@ std::unique_ptr<ModuleInstance> ModuleHost::instantiate(const ModuleConfig& mc, 
     auto& lib = m->library->library;
     if (!lib.has(SB_MODULE_ENTRY_SYMBOL))
         throw ModuleError(who + ": not a Switchboard module (missing symbol " SB_MODULE_ENTRY_SYMBOL ")");
-    auto& entry = lib.get<const sb_module_descriptor*()>(SB_MODULE_ENTRY_SYMBOL);
-    const sb_module_descriptor* d = entry();
+    const sb_module_descriptor* d = HookDispatcher::describe(lib.get<const sb_module_descriptor*()>(SB_MODULE_ENTRY_SYMBOL));
     if (!d) throw ModuleError(who + ": entry point returned no descriptor");
     if (d->struct_size < offsetof(sb_module_descriptor, on_timer) + sizeof(d->on_timer))
         throw ModuleError(who + ": descriptor is too small (struct_size " + std::to_string(d->struct_size) + ")");
