@@ -69,7 +69,9 @@ public:
     ModuleInstance* find(std::string_view name) const;
     const std::vector<std::unique_ptr<ModuleInstance>>& modules() const { return modules_; }
 
+    // What modules reach through the host API (host_api*.cpp read it).
     const HostServices& services() const { return services_; }
+    // The only way into module code, for the layers that run module chains.
     HookDispatcher& hooks() { return hooks_; }
     void set_modules_dir(std::string dir) { modules_dir_ = std::move(dir); }
     // Cluster news for the modules that take it (on_cluster): every module
