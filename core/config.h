@@ -7,7 +7,7 @@
 #pragma once
 
 #include "log.h"
-#include "cluster/redis_endpoint.h"
+#include "redis/redis_endpoint.h"
 
 #include <cstdint>
 #include <map>
@@ -73,14 +73,14 @@ struct StorageConfig {
     uint64_t max_queued = 100000;           // requests waiting before new ones are refused
     // backend redis: where (storage.redis, else cluster.redis).
     bool redis_set = false;
-    cluster::RedisEndpoint redis;
+    redis::RedisEndpoint redis;
 };
 
 // Several nodes sharing rooms, users and presence through Redis. Off unless
 // the config has a `cluster:` section: one node needs no Redis at all.
 struct ClusterConfig {
     bool enabled = false;
-    cluster::RedisEndpoint redis;
+    redis::RedisEndpoint redis;
     std::string prefix = "switchboard";  // of every key and channel: clusters can share one Redis
     uint64_t node_lease_ms = 10000;      // a node silent this long is gone, its users offline
     // host:port where other nodes reach this node's Socket.IO listener to

@@ -4,12 +4,11 @@
 // what the module passes, so a buggy module gets an error code back instead
 // of corrupting a connection or crashing the server.
 #include "cluster/cluster.h"
-#include "http_api.h"
+#include "host_api_storage.h"
 #include "hub.h"
 #include "log.h"
 #include "module_host.h"
 #include "socketio_packet.h"
-#include "storage/storage_api.h"
 
 #include <rapidjson/document.h>
 #include <sys/time.h>
@@ -21,7 +20,7 @@
 namespace sb {
 namespace {
 
-Hub& hub_of(sb_module_ctx* ctx) { return *ctx->host->hub(); }
+Hub& hub_of(sb_module_ctx* ctx) { return *ctx->host->services().hub; }
 
 void api_log(sb_module_ctx* ctx, sb_log_level level, const char* message) {
     if (!ctx || !message) return;
@@ -35,7 +34,7 @@ sb_status api_emit(sb_module_ctx* ctx, sb_socket_id socket, const char* name, co
     Socket* s = hub_of(ctx).find(socket);
     if (!s) return SB_ERR_NOT_FOUND;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
-                                   ctx->host->is_dispatched_args(args_json, args_json_len));
+                                   ctx->host->hooks().is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     auto frames = Hub::encode(*s->ns, false, -1, *payload, attachments, attachment_count, Hub::PayloadCheck::AlreadyValid);
     if (frames.empty()) return SB_ERR_INVALID;
@@ -60,7 +59,7 @@ sb_status api_broadcast(sb_module_ctx* ctx, const sb_target* target, const char*
     // An explicit list of rooms that are all empty selects nobody, not everybody.
     if (target->room_count > 0 && t.rooms.empty()) return SB_OK;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
-                                   ctx->host->is_dispatched_args(args_json, args_json_len));
+                                   ctx->host->hooks().is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     auto frames = Hub::encode(*t.ns, false, -1, *payload, attachments, attachment_count, Hub::PayloadCheck::AlreadyValid);
     if (frames.empty()) return SB_ERR_INVALID;
@@ -84,7 +83,7 @@ sb_status api_join(sb_module_ctx* ctx, sb_socket_id socket, const char* room) {
     if (!room || !*room) return SB_ERR_INVALID;
     Socket* s = hub_of(ctx).find(socket);
     if (!s || s->leaving) return SB_ERR_NOT_FOUND;
-    if (s->ns->rooms.join(socket, room)) notify_room(s->ns->chain, socket, room, true);
+    if (s->ns->rooms.join(socket, room)) ctx->host->hooks().room(s->ns->chain, socket, room, true);
     return SB_OK;
 }
 
@@ -93,7 +92,7 @@ sb_status api_leave(sb_module_ctx* ctx, sb_socket_id socket, const char* room) {
     Socket* s = hub_of(ctx).find(socket);
     if (!s) return SB_ERR_NOT_FOUND;
     if (!s->ns->rooms.leave(socket, room)) return SB_ERR_NOT_FOUND;
-    notify_room(s->ns->chain, socket, room, false);
+    ctx->host->hooks().room(s->ns->chain, socket, room, false);
     return SB_OK;
 }
 
@@ -108,7 +107,7 @@ size_t api_rooms_of(sb_module_ctx* ctx, sb_socket_id socket, const char** rooms,
 
 sb_status api_disconnect(sb_module_ctx* ctx, sb_socket_id socket) {
     if (!hub_of(ctx).find(socket)) return SB_ERR_NOT_FOUND;
-    ctx->host->disconnect_socket(socket);
+    if (SocketDisconnector* sockets = ctx->host->services().sockets) sockets->disconnect_socket(socket);
     return SB_OK;
 }
 
@@ -199,7 +198,7 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
                            sb_socket_id except_socket, const char* name, const char* args_json, size_t args_json_len) {
     if (!user_id || !*user_id || !name || (!args_json && args_json_len)) return SB_ERR_INVALID;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",
-                                   ctx->host->is_dispatched_args(args_json, args_json_len));
+                                   ctx->host->hooks().is_dispatched_args(args_json, args_json_len));
     if (!payload) return SB_ERR_INVALID;
     Hub& hub = hub_of(ctx);
     // Encoded once per namespace, and sent to the other nodes of a cluster
@@ -219,22 +218,22 @@ sb_status api_emit_to_user(sb_module_ctx* ctx, const char* namespace_name, const
 }
 
 sb_status api_http_route(sb_module_ctx* ctx, const char* method, const char* path) {
-    HttpApi* api = ctx->host->http_api;
-    return api ? api->add_module_route(*ctx->instance, method, path) : SB_ERR_UNAVAILABLE;
+    ModuleRoutes* routes = ctx->host->services().routes;
+    return routes ? routes->add_module_route(*ctx->instance, method, path) : SB_ERR_UNAVAILABLE;
 }
 sb_status api_http_respond(sb_module_ctx* ctx, sb_http_response* response, int status, const char* json_body,
                            size_t json_body_len) {
-    HttpApi* api = ctx->host->http_api;
-    return api ? api->respond(*ctx->instance, response, status, json_body, json_body_len) : SB_ERR_UNAVAILABLE;
+    ModuleRoutes* routes = ctx->host->services().routes;
+    return routes ? routes->respond(*ctx->instance, response, status, json_body, json_body_len) : SB_ERR_UNAVAILABLE;
 }
 
 const char* api_node_id(sb_module_ctx* ctx) {
-    const cluster::Cluster* c = ctx->host->cluster;
+    const cluster::Cluster* c = ctx->host->services().joined_cluster();
     return c && c->available() ? c->node_id().c_str() : "";
 }
 
 sb_status api_cluster_send(sb_module_ctx* ctx, const char* to_node, const void* data, size_t len) {
-    cluster::Cluster* c = ctx->host->cluster;
+    cluster::Cluster* c = ctx->host->services().joined_cluster();
     if (!data && len) return SB_ERR_INVALID;
     if (!c || !c->available()) return SB_ERR_UNAVAILABLE;
     const std::string_view bytes(static_cast<const char*>(data), len);

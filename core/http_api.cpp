@@ -8,11 +8,11 @@
 #include "http_api.h"
 
 #include "encoding.h"
+#include "hook_dispatcher.h"
 #include "hub.h"
 #include "log.h"
 #include "lws_helpers.h"
 #include "metrics.h"
-#include "module_host.h"
 #include "socketio_packet.h"
 #include "transport/http_response.h"
 
@@ -90,8 +90,8 @@ struct HttpApi::Request {
     uint64_t pending_id = 0;  // waiting for a module's answer
 };
 
-HttpApi::HttpApi(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules)
-    : loop_(loop), config_(config), hub_(hub), modules_(modules) {
+HttpApi::HttpApi(uv_loop_t* loop, const Config& config, Hub& hub, HookDispatcher& hooks, const HostServices& services)
+    : loop_(loop), config_(config), hub_(hub), hooks_(hooks), services_(services) {
     sweep_timer_ = new uv_timer_t;
     uv_timer_init(loop_, sweep_timer_);
     sweep_timer_->data = this;
@@ -347,10 +347,10 @@ int HttpApi::on_body_complete(lws* wsi, Request*& slot) {
 
 int HttpApi::dispatch(lws* wsi, Request*& slot) {
     Request& r = *slot;
-    if (r.core) return write_answer(wsi, slot, serve_core_route(r.req, hub_, modules_, uv_now(loop_) - started_ms_));
+    if (r.core) return write_answer(wsi, slot, serve_core_route(r.req, hub_, services_, uv_now(loop_) - started_ms_));
     bool path_known = false;
     const ModuleRoute* route = find_module_route(r.req.method, r.req.path, path_known);
-    if (!route || !route->instance->on_http || !route->instance->state)
+    if (!route || !route->instance->hooks.has_http() || !route->instance->state)
         return write_answer(wsi, slot, api_error(404, "NOT_FOUND", "no route " + r.req.path));
     ModuleInstance& m = *route->instance;
     const uint64_t id = next_pending_id_++;
@@ -358,11 +358,7 @@ int HttpApi::dispatch(lws* wsi, Request*& slot) {
     r.pending_id = id;
     sb_http_request request{sizeof(sb_http_request), r.req.method.c_str(), r.req.path.c_str(), r.req.query.c_str(),
                             r.req.body.c_str(), r.req.body.size(), r.req.key_name.c_str()};
-    {
-        HookTimer t(m);
-        m.on_http(m.state, &request, reinterpret_cast<sb_http_response*>(static_cast<uintptr_t>(id)));
-    }
-    m.events_total++;
+    hooks_.http(m, request, reinterpret_cast<sb_http_response*>(static_cast<uintptr_t>(id)));
     auto it = pending_.find(id);
     if (it != pending_.end() && it->second.answered) {
         ApiAnswer answer = std::move(it->second.answer);
@@ -405,7 +401,7 @@ sb_status HttpApi::add_module_route(ModuleInstance& m, const char* method, const
     };
     const std::string_view mv = method, pv = path;
     if (mv != "GET" && mv != "POST" && mv != "PUT" && mv != "DELETE") return refuse("the method must be GET, POST, PUT or DELETE");
-    if (!m.on_http) return refuse("the module has no on_http hook");
+    if (!m.hooks.has_http()) return refuse("the module has no on_http hook");
     if (!pv.starts_with("/api/") || pv.size() > 512 || pv.find("//") != std::string_view::npos ||
         pv.find("/./") != std::string_view::npos || pv.find("/../") != std::string_view::npos ||
         std::any_of(pv.begin(), pv.end(), [](char c) { return c <= ' ' || c == '?' || c == '#' || c == 0x7f; }))

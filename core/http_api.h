@@ -9,6 +9,7 @@
 #pragma once
 
 #include "config.h"
+#include "host_services.h"
 
 #include <switchboard/module.h>
 #include <uv.h>
@@ -27,8 +28,8 @@ struct lws_context;
 
 namespace sb {
 
+class HookDispatcher;
 class Hub;
-class ModuleHost;
 struct ModuleInstance;
 
 // What a handler answers: an HTTP status and a JSON body.
@@ -51,9 +52,11 @@ struct ApiRequest {
     std::vector<std::pair<std::string, std::string>> args;  // decoded query parameters
 };
 
-class HttpApi {
+class HttpApi : public ModuleRoutes {
 public:
-    HttpApi(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules);
+    // `services` is read when a request is served (the cluster, socket
+    // disconnects); `hooks` calls the modules that serve routes.
+    HttpApi(uv_loop_t* loop, const Config& config, Hub& hub, HookDispatcher& hooks, const HostServices& services);
     ~HttpApi();
 
     // Creates one vhost per api.listen entry; throws StartupError.
@@ -65,11 +68,11 @@ public:
     int handle_lws_event(lws* wsi, int reason, void* user, void* in, size_t len);
 
     // Module routes (host functions http_route / http_respond).
-    sb_status add_module_route(ModuleInstance& m, const char* method, const char* path);
-    sb_status respond(ModuleInstance& m, sb_http_response* response, int status, const char* body, size_t len);
+    sb_status add_module_route(ModuleInstance& m, const char* method, const char* path) override;
+    sb_status respond(ModuleInstance& m, sb_http_response* response, int status, const char* body, size_t len) override;
     // A module instance is going away: its routes are dropped and its
     // unanswered requests get 503.
-    void forget_instance(const ModuleInstance& m);
+    void forget_instance(const ModuleInstance& m) override;
 
     // Prometheus lines: answers by status, requests in flight.
     void render_metrics(std::string& out) const;
@@ -115,7 +118,8 @@ private:
     uv_loop_t* loop_;
     const Config& config_;
     Hub& hub_;
-    ModuleHost& modules_;
+    HookDispatcher& hooks_;
+    const HostServices& services_;
     uint64_t started_ms_ = 0;
     std::vector<ModuleRoute> module_routes_;
     std::map<uint64_t, Pending> pending_;  // by id: ids grow, so the oldest come first
@@ -130,6 +134,6 @@ private:
 bool is_core_route(std::string_view path, std::string_view* method = nullptr, std::string_view* scope = nullptr);
 // Whether a module route on `path` (a prefix when it ends in '/') would take a core route.
 bool covers_core_route(std::string_view path);
-ApiAnswer serve_core_route(const ApiRequest& request, Hub& hub, ModuleHost& modules, uint64_t uptime_ms);
+ApiAnswer serve_core_route(const ApiRequest& request, Hub& hub, const HostServices& services, uint64_t uptime_ms);
 
 }  // namespace sb

@@ -9,7 +9,6 @@
 
 #include "cluster/cluster.h"
 #include "hub.h"
-#include "module_host.h"
 #include "socketio_packet.h"
 
 #include <rapidjson/document.h>
@@ -144,7 +143,7 @@ ApiAnswer emit(const ApiRequest& request, Hub& hub) {
     return {200, "{\"recipients\":" + std::to_string(recipients) + "}", {}};
 }
 
-ApiAnswer disconnect(const ApiRequest& request, Hub& hub, ModuleHost& modules) {
+ApiAnswer disconnect(const ApiRequest& request, Hub& hub, const HostServices& services) {
     rapidjson::Document doc;
     if (auto e = parse_object(request.body, doc, {"namespace", "userId", "socketId"})) return *e;
     std::string user, sid;
@@ -168,7 +167,7 @@ ApiAnswer disconnect(const ApiRequest& request, Hub& hub, ModuleHost& modules) {
     }
     // In a cluster the user's sockets on other nodes, or a socket that is not
     // here, are disconnected by their own nodes; the count is this node's.
-    cluster::Cluster* cluster = modules.cluster;
+    cluster::Cluster* cluster = services.joined_cluster();
     const bool ask_cluster = cluster && (!user.empty() || ids.empty());
     if (!sid.empty() && ids.empty() && !cluster)
         return api_error(404, "SOCKET_NOT_FOUND", "socketId: no connected socket '" + sid + "'");
@@ -178,8 +177,8 @@ ApiAnswer disconnect(const ApiRequest& request, Hub& hub, ModuleHost& modules) {
                              std::to_string(ids.size()) + " on this node were not disconnected either)");
     size_t done = 0;
     for (auto id : ids) {
-        if (!hub.find(id) || !modules.disconnect_socket) continue;
-        modules.disconnect_socket(id);
+        if (!hub.find(id) || !services.sockets) continue;
+        services.sockets->disconnect_socket(id);
         ++done;
     }
     return {200, "{\"disconnected\":" + std::to_string(done) + (cluster ? ",\"cluster\":true}" : "}"), {}};
@@ -248,9 +247,9 @@ bool covers_core_route(std::string_view prefix) {
                        [&](const CoreRoute& r) { return r.path == prefix || (prefix.ends_with('/') && r.path.starts_with(prefix)); });
 }
 
-ApiAnswer serve_core_route(const ApiRequest& request, Hub& hub, ModuleHost& modules, uint64_t uptime_ms) {
+ApiAnswer serve_core_route(const ApiRequest& request, Hub& hub, const HostServices& services, uint64_t uptime_ms) {
     if (request.path == "/api/v1/emit") return emit(request, hub);
-    if (request.path == "/api/v1/disconnect") return disconnect(request, hub, modules);
+    if (request.path == "/api/v1/disconnect") return disconnect(request, hub, services);
     if (request.path == "/api/v1/rooms/members") return members(request, hub);
     return stats(request, hub, uptime_ms);
 }

@@ -169,7 +169,8 @@ int main(int argc, char** argv) {
         int rc = 0;
         try {
             if (config.storage.enabled) sb::storage::check_storage(config.storage);
-            sb::ModuleHost host(&loop, config.modules_path);
+            const sb::HostServices none;  // a config check loads and unloads modules: nothing runs
+            sb::ModuleHost host(&loop, config.modules_path, none);
             host.load_all(config.modules, config.source_path);
             host.unload_all();
         } catch (const sb::storage::StorageError& e) {

@@ -1,8 +1,6 @@
 // The module host (see module_host.h).
 #include "module_host.h"
 
-#include "http_api.h"
-
 #include "log.h"
 #include "metrics.h"
 
@@ -19,12 +17,6 @@
 #include <iterator>
 #include <set>
 #include <sstream>
-
-// A descriptor field beyond the first ABI 1.0 hooks is read only when the
-// module's descriptor is large enough to hold it.
-#define SB_DESCRIPTOR_FIELD(d, field)                                                              \
-    ((d)->struct_size >= offsetof(sb_module_descriptor, field) + sizeof((d)->field) ? (d)->field \
-                                                                                   : decltype((d)->field){})
 
 namespace sb {
 namespace {
@@ -141,7 +133,8 @@ struct ModuleHost::Timer {
     bool repeating;
 };
 
-ModuleHost::ModuleHost(uv_loop_t* loop, std::string modules_dir) : loop_(loop), modules_dir_(std::move(modules_dir)) {}
+ModuleHost::ModuleHost(uv_loop_t* loop, std::string modules_dir, const HostServices& services)
+    : loop_(loop), modules_dir_(std::move(modules_dir)), services_(services) {}
 
 ModuleHost::~ModuleHost() {
     unload_all();
@@ -208,8 +201,7 @@ std::unique_ptr<ModuleInstance> ModuleHost::instantiate(const ModuleConfig& mc, 
     auto& lib = m->library->library;
     if (!lib.has(SB_MODULE_ENTRY_SYMBOL))
         throw ModuleError(who + ": not a Switchboard module (missing symbol " SB_MODULE_ENTRY_SYMBOL ")");
-    auto& entry = lib.get<const sb_module_descriptor*()>(SB_MODULE_ENTRY_SYMBOL);
-    const sb_module_descriptor* d = entry();
+    const sb_module_descriptor* d = HookDispatcher::describe(lib.get<const sb_module_descriptor*()>(SB_MODULE_ENTRY_SYMBOL));
     if (!d) throw ModuleError(who + ": entry point returned no descriptor");
     if (d->struct_size < offsetof(sb_module_descriptor, on_timer) + sizeof(d->on_timer))
         throw ModuleError(who + ": descriptor is too small (struct_size " + std::to_string(d->struct_size) + ")");
@@ -220,17 +212,10 @@ std::unique_ptr<ModuleInstance> ModuleHost::instantiate(const ModuleConfig& mc, 
     if (!d->create) throw ModuleError(who + ": descriptor has no create hook");
     validate_config_keys(mc, d, config_source);
     m->descriptor = d;
-    m->on_handshake = SB_DESCRIPTOR_FIELD(d, on_handshake);
-    m->on_room = SB_DESCRIPTOR_FIELD(d, on_room);
-    m->on_http = SB_DESCRIPTOR_FIELD(d, on_http);
-    m->on_cluster = SB_DESCRIPTOR_FIELD(d, on_cluster);
+    m->hooks = HookDispatcher::resolve(*d);
     m->ctx = sb_module_ctx{this, m.get()};
     ErrorBuffer err;
-    void* state = nullptr;
-    {
-        HookTimer t(*m);
-        state = d->create(&m->ctx, host_api(), mc.config_json.c_str(), &err.error);
-    }
+    void* state = hooks_.create(*m, host_api(), mc.config_json.c_str(), &err.error);
     if (!state) {
         stop_timers_of(*m);
         throw ModuleError("module '" + mc.name + "': configuration refused: " +
@@ -251,9 +236,8 @@ void ModuleHost::load_all(const std::vector<ModuleConfig>& configs, const std::s
 
 void ModuleHost::destroy(std::unique_ptr<ModuleInstance> m) {
     stop_timers_of(*m);
-    if (http_api) http_api->forget_instance(*m);
-    if (m->descriptor && m->descriptor->destroy && m->state) m->descriptor->destroy(m->state);
-    m->state = nullptr;
+    if (services_.routes) services_.routes->forget_instance(*m);
+    hooks_.destroy(*m);
     // Dropping the last reference to the library unloads it (ModuleLibrary).
 }
 
@@ -297,25 +281,12 @@ ReloadSummary ModuleHost::reload(const std::vector<ModuleConfig>& next, const st
         for (size_t i = 0; i < fresh.size(); ++i) {
             ModuleInstance* old = replaced_old[i];
             if (!old) continue;
-            auto exporter = SB_DESCRIPTOR_FIELD(old->descriptor, export_state);
-            auto importer = SB_DESCRIPTOR_FIELD(fresh[i]->descriptor, import_state);
-            if (!exporter || !importer) continue;
+            if (!HookDispatcher::can_hand_over(*old, *fresh[i])) continue;
             std::string bytes;
-            sb_state_writer writer{[](sb_state_writer* w, const void* data, size_t len) {
-                                       static_cast<std::string*>(w->host_data)->append(static_cast<const char*>(data), len);
-                                   },
-                                   &bytes};
-            sb_status st;
-            {
-                HookTimer t(*old);
-                st = exporter(old->state, &writer);
-            }
+            sb_status st = hooks_.export_state(*old, bytes);
             if (st != SB_OK) throw ModuleError("module '" + old->name + "': exporting its state failed (status " + std::to_string(st) + ")");
             ErrorBuffer err;
-            {
-                HookTimer t(*fresh[i]);
-                st = importer(fresh[i]->state, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &err.error);
-            }
+            st = hooks_.import_state(*fresh[i], bytes, &err.error);
             if (st != SB_OK)
                 throw ModuleError("module '" + fresh[i]->name + "': importing the previous version's state failed: " +
                                   (err.message[0] ? err.message : "no reason given"));
@@ -403,46 +374,17 @@ void ModuleHost::on_timer(uv_timer_t* handle) {
     const sb_timer_id id = t->id;
     void* user = t->user_data;
     if (!t->repeating) host->stop_timer(m, id);  // one-shot: gone before the hook runs
-    if (m.descriptor->on_timer) {
-        HookTimer timer(m);
-        m.descriptor->on_timer(m.state, id, user);
-    }
+    host->hooks_.timer(m, id, user);
 }
 
 int ModuleHost::admit(const sb_handshake_info& info, std::string& message) {
-    for (const auto& m : modules_) {
-        if (!m->on_handshake) continue;
-        ErrorBuffer err;
-        int status;
-        {
-            HookTimer t(*m);
-            status = m->on_handshake(m->state, &info, &err.error);
-        }
-        if (status == 0) continue;
-        m->rejects_total++;
-        if (status < 400 || status > 599) status = 403;
-        message = err.message[0] ? err.message : "Connection refused";
-        return status;
-    }
-    return 0;
-}
-
-void notify_room(const std::vector<ModuleInstance*>& chain, sb_socket_id socket, const std::string& room, bool joined) {
-    for (ModuleInstance* m : chain) {
-        if (!m || !m->on_room) continue;
-        HookTimer t(*m);
-        m->on_room(m->state, socket, room.c_str(), joined ? 1 : 0);
-    }
+    return hooks_.handshake(modules_, info, message);
 }
 
 void ModuleHost::cluster_event(sb_cluster_event_kind kind, const std::string& node, const std::string* module,
                                std::string_view data) {
-    sb_cluster_event e{sizeof(sb_cluster_event), kind, node.c_str(), data.data(), data.size()};
-    for (const auto& m : modules_) {
-        if (!m->on_cluster || (module && m->name != *module)) continue;
-        HookTimer t(*m);
-        m->on_cluster(m->state, &e);
-    }
+    const sb_cluster_event e{sizeof(sb_cluster_event), kind, node.c_str(), data.data(), data.size()};
+    hooks_.cluster(modules_, e, module);
 }
 
 std::string ModuleHost::render_metrics() const {

@@ -52,7 +52,7 @@ int lws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, si
 Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override, std::string default_modules_path)
     : loop_(loop),
       config_(std::move(config)),
-      modules_(loop, ""),
+      modules_(loop, "", services_),
       modules_path_override_(std::move(modules_path_override)),
       default_modules_path_(std::move(default_modules_path)) {
     resolve_modules_path(config_);
@@ -60,15 +60,16 @@ Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override
     engine_ = std::make_unique<EngineServer>(loop_, config_);
     engine_lws_ = std::make_unique<EngineLws>(loop_, config_, *engine_);
     hub_ = std::make_unique<Hub>(*engine_);
-    socketio_ = std::make_unique<SocketIOServer>(loop_, config_, *hub_, modules_);
+    socketio_ = std::make_unique<SocketIOServer>(loop_, config_, *hub_, modules_.hooks());
     engine_->set_listener(socketio_.get());
     engine_->admit = [this](const sb_handshake_info& info, std::string& message) { return modules_.admit(info, message); };
-    modules_.set_hub(hub_.get());
+    services_.hub = hub_.get();
+    services_.sockets = socketio_.get();
     started_ms_ = uv_now(loop_);
     if (config_.api.enabled()) {
-        http_api_ = std::make_unique<HttpApi>(loop_, config_, *hub_, modules_);
+        http_api_ = std::make_unique<HttpApi>(loop_, config_, *hub_, modules_.hooks(), services_);
         http_api_->set_started(started_ms_);
-        modules_.http_api = http_api_.get();
+        services_.routes = http_api_.get();
     }
 }
 
@@ -81,13 +82,11 @@ Server::~Server() {
     remove_pid_file();
     engine_lws_->set_remote_sessions(nullptr);
     forwarder_.reset();
-    cluster_.reset();
     if (context_) lws_context_destroy(context_);
     engine_->shutdown_now();
     engine_lws_->shutdown_now();
-    modules_.unload_all();
-    modules_.http_api = nullptr;
-    modules_.set_storage(nullptr);
+    modules_.unload_all();  // before the cluster and storage they reach through services_
+    cluster_.reset();
     storage_.reset();  // completes what the modules asked for before they went
     if (drain_timer_) {
         uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -129,14 +128,14 @@ void Server::start() {
         } catch (const storage::StorageError& e) {
             throw StartupError(std::string("storage: ") + e.what());
         }
-        modules_.set_storage(storage_.get());
+        services_.storage = storage_.get();
         const bool sqlite = config_.storage.backend == "sqlite";
         log::info(kComponent, "storage: " + storage_->backend->describe() +
                                   (!sqlite ? "" : config_.storage.synchronous_full ? " (synchronous=full)" : " (synchronous=normal)"));
     }
     if (config_.cluster.enabled) {
-        cluster_ = std::make_unique<cluster::ClusterLink>(loop_, config_.cluster, *hub_, modules_);
-        modules_.cluster = &cluster_->cluster();  // modules may ask for the node id from create on
+        cluster_ = std::make_unique<cluster::ClusterLink>(loop_, config_.cluster, *hub_, modules_, *socketio_);
+        services_.cluster = &cluster_->cluster();  // modules may ask for the node id from create on
     }
     modules_.load_all(config_.modules, config_.source_path);
     apply_namespaces();
@@ -212,7 +211,7 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
         need_restart.push_back("api.listen (or turning the API on or off)");
     if (next.api.enabled() != config_.api.enabled()) next.api.keys = config_.api.keys;
     next.api.listen = config_.api.listen;
-    auto same_redis = [](const cluster::RedisEndpoint& a, const cluster::RedisEndpoint& b) {
+    auto same_redis = [](const redis::RedisEndpoint& a, const redis::RedisEndpoint& b) {
         return a.host == b.host && a.port == b.port && a.unix_path == b.unix_path && a.username == b.username &&
                a.password == b.password && a.db == b.db && a.command_timeout_ms == b.command_timeout_ms;
     };
@@ -387,7 +386,6 @@ void Server::finish_shutdown() {
     forwarder_.reset();
     cluster_.reset();
     // The Redis backend's connection would keep the loop running.
-    modules_.set_storage(nullptr);
     storage_.reset();
     remove_pid_file();
     uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });

@@ -6,11 +6,12 @@
 // connection is accepted.
 #pragma once
 
-#include "cluster/cluster_link.h"
+#include "cluster_link.h"
 #include "cluster/session_forwarder.h"
 #include "config.h"
 #include "errors.h"
 #include "engineio/engine_server.h"
+#include "host_services.h"
 #include "http_api.h"
 #include "hub.h"
 #include "module_host.h"
@@ -70,6 +71,10 @@ private:
     uv_loop_t* loop_;
     Config config_;
     std::unique_ptr<storage::StorageService> storage_;  // before modules_: they use it until unloaded
+    // What modules reach through the host: filled as the parts it names are
+    // made (hub, Socket.IO layer, HTTP API here; storage and cluster in
+    // start()), complete before the first module loads.
+    HostServices services_;
     ModuleHost modules_;
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;

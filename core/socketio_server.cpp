@@ -16,12 +16,10 @@ constexpr const char* kComponent = "socketio";
 constexpr size_t kMaxAttachments = 1000;
 }  // namespace
 
-SocketIOServer::SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules)
-    : config_(config), hub_(hub), modules_(modules), connect_timeouts_(loop, [this](Client* c) {
+SocketIOServer::SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, HookDispatcher& hooks)
+    : config_(config), hub_(hub), hooks_(hooks), connect_timeouts_(loop, [this](Client* c) {
           if (c->sockets.empty()) hub_.engine().close(*c->session, "connect timeout");
-      }) {
-    modules_.disconnect_socket = [this](sb_socket_id id) { disconnect_socket(id); };
-}
+      }) {}
 
 SocketIOServer::~SocketIOServer() { connect_timeouts_.close(); }
 
@@ -99,8 +97,8 @@ void SocketIOServer::dispatch(Client& c, sio::Packet& p, std::vector<std::string
             return;
         case sio::PacketType::Ack:
         case sio::PacketType::BinaryAck:
-            // Modules do not request acks from clients in ABI 1.0; an answer
-            // to nothing is dropped, as the reference server does.
+            // Modules do not request acks from clients (the ABI has no way
+            // to); an answer to nothing is dropped, as the reference server does.
             return;
         default:
             return protocol_error(c, "unexpected packet type from a client");
@@ -126,28 +124,16 @@ void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
                          auth.c_str(),                      c.session->remote_address.c_str(), c.session->query().c_str(),
                          c.session->authorization().c_str()};
     for (size_t i = 0; i < ns->chain.size(); ++i) {
-        ModuleInstance& m = *ns->chain[i];
-        if (!m.descriptor->on_connect) continue;
+        if (!ns->chain[i]->hooks.has_connect()) continue;
         ErrorBuffer err;
-        sb_connect_result r;
-        {
-            HookTimer t(m);
-            r = m.descriptor->on_connect(m.state, id, &info, &err.error);
-        }
+        const sb_connect_result r = hooks_.connect(*ns->chain[i], id, info, &err.error);
         if (!hub_.find(id)) return;  // the module disconnected it already
         if (r == SB_CONNECT_ACCEPT) continue;
-        m.rejects_total++;
         // Modules that already accepted hear that the socket is gone: first
         // the rooms they joined it to are left, as on any disconnect.
         leave_all_rooms(socket);
         if (!hub_.find(id)) return;  // a room hook disconnected it
-        for (size_t j = 0; j < i; ++j) {
-            ModuleInstance& earlier = *ns->chain[j];
-            if (earlier.descriptor->on_disconnect) {
-                HookTimer t(earlier);
-                earlier.descriptor->on_disconnect(earlier.state, id, "connect rejected");
-            }
-        }
+        for (size_t j = 0; j < i; ++j) hooks_.disconnect(*ns->chain[j], id, "connect rejected");
         c.sockets.erase(std::find(c.sockets.begin(), c.sockets.end(), &socket));
         hub_.destroy_socket(&socket);
         answer.data = "{\"message\":" + sio::json_quote(err.message[0] ? err.message : "Connection rejected") + "}";
@@ -167,34 +153,23 @@ void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<st
                 bytes.size(),            p.id};
     const sb_socket_id id = socket.id;
     Namespace* ns = socket.ns;
-    struct DispatchedArgs {
-        ModuleHost& host;
-        ~DispatchedArgs() { host.dispatched_args = {}; }
-    } forget_args{modules_};
-    modules_.dispatched_args = payload.args_json;
+    const HookDispatcher::EventArgsScope dispatched(hooks_, payload.args_json);
     for (ModuleInstance* m : ns->chain) {
-        if (!m->descriptor->on_event) continue;
+        if (!m->hooks.has_event()) continue;
         ErrorBuffer err;
-        sb_event_result r;
-        {
-            HookTimer t(*m);
-            r = m->descriptor->on_event(m->state, id, &ev, &err.error);
-        }
+        const sb_event_result r = hooks_.event(*m, id, ev, &err.error);
         Socket* still = hub_.find(id);
         if (!still) return;
         switch (r) {
             case SB_EVENT_CONTINUE:
                 continue;
             case SB_EVENT_HANDLED:
-                m->events_total++;
                 return;
             case SB_EVENT_REJECT:
-                m->rejects_total++;
                 report_failure(*still, payload.name, p.id, err.code[0] ? err.code : "FORBIDDEN",
                                err.message[0] ? err.message : "Event rejected", err.details);
                 return;
             default:
-                m->errors_total++;
                 log::warn(kComponent, "module " + m->name + " failed on event '" + payload.name + "'" +
                                           (err.message[0] ? std::string(": ") + err.message : std::string()));
                 report_failure(*still, payload.name, p.id, "INTERNAL", "Internal error");
@@ -238,7 +213,7 @@ void SocketIOServer::leave_all_rooms(Socket& socket) {
         const std::vector<std::string> left = *rooms;  // hooks may not change it, but must not see it shrink mid-loop
         for (const auto& room : left) {
             socket.ns->rooms.leave(id, room);
-            notify_room(socket.ns->chain, id, room, false);
+            hooks_.room(socket.ns->chain, id, room.c_str(), false);
         }
     }
 }
@@ -248,11 +223,7 @@ void SocketIOServer::remove_socket(Client& c, Socket* socket, const char* reason
     socket->leaving = true;
     const sb_socket_id id = socket->id;
     leave_all_rooms(*socket);
-    for (ModuleInstance* m : socket->ns->chain) {
-        if (!m->descriptor->on_disconnect) continue;
-        HookTimer t(*m);
-        m->descriptor->on_disconnect(m->state, id, reason);
-    }
+    for (ModuleInstance* m : socket->ns->chain) hooks_.disconnect(*m, id, reason);
     if (Socket* s = hub_.find(id)) {
         c.sockets.erase(std::remove(c.sockets.begin(), c.sockets.end(), s), c.sockets.end());
         hub_.destroy_socket(s);

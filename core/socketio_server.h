@@ -12,8 +12,9 @@
 #include "config.h"
 #include "deadline_queue.h"
 #include "engineio/engine_server.h"
+#include "hook_dispatcher.h"
+#include "host_services.h"
 #include "hub.h"
-#include "module_host.h"
 #include "socketio_packet.h"
 
 #include <memory>
@@ -22,9 +23,9 @@
 
 namespace sb {
 
-class SocketIOServer : public SessionListener {
+class SocketIOServer : public SessionListener, public SocketDisconnector {
 public:
-    SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, ModuleHost& modules);
+    SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, HookDispatcher& hooks);
     ~SocketIOServer() override;
 
     void on_session_open(EngineSession& s) override;
@@ -34,8 +35,9 @@ public:
     // Stops the connect-timeout timer (last step of shutdown).
     void shutdown() { connect_timeouts_.close(); }
 
-    // A module asked to disconnect this socket from its namespace.
-    void disconnect_socket(sb_socket_id id);
+    // A module (or the HTTP API, or another node) asked to disconnect this
+    // socket from its namespace.
+    void disconnect_socket(sb_socket_id id) override;
 
 private:
     // A binary packet waiting for its attachments (rare: allocated on demand).
@@ -64,7 +66,7 @@ private:
 
     const Config& config_;
     Hub& hub_;
-    ModuleHost& modules_;
+    HookDispatcher& hooks_;
     // Until a client's first CONNECT; a connected client (nearly every one,
     // nearly all the time) no longer has one.
     SparseDeadlines<Client> connect_timeouts_;

@@ -40,8 +40,8 @@ std::string tag_of(std::string_view node) { return std::string(node.substr(0, no
 
 Cluster::Cluster(uv_loop_t* loop, const ClusterConfig& config, Hooks hooks)
     : loop_(loop), config_(config), hooks_(std::move(hooks)),
-      commands_(loop, config.redis, RedisClient::Role::Commands, "cluster"),
-      subscriber_(loop, config.redis, RedisClient::Role::Subscriber, "cluster pub/sub"),
+      commands_(loop, config.redis, redis::RedisClient::Role::Commands, "cluster"),
+      subscriber_(loop, config.redis, redis::RedisClient::Role::Subscriber, "cluster pub/sub"),
       ctl_channel_(config.prefix + ":ctl"), all_channel_(config.prefix + ":all"),
       module_channel_(config.prefix + ":m") {
     session_tag_ = random_id().substr(0, 6);
@@ -97,6 +97,7 @@ void Cluster::stop() {
         commands_.command({"PUBLISH", ctl_channel_, "bye " + node_id_}, nullptr);
     }
     registered_ = false;
+    left_ = true;
 }
 
 void Cluster::connections_changed() {
@@ -138,7 +139,7 @@ void Cluster::register_node() {
             register_in_flight_ = false;
             if (me != node_id_ || !commands_.ready() || !subscriber_.ready()) return;  // superseded meanwhile
             if (!r || r->type != REDIS_REPLY_ARRAY) {
-                log::warn("cluster", "could not register node " + me + ": " + reply_error(r) + "; retrying");
+                log::warn("cluster", "could not register node " + me + ": " + redis::reply_error(r) + "; retrying");
                 return;
             }
             registered_ = true;
@@ -172,7 +173,7 @@ void Cluster::tick() {
                       [this, me](const redisReply* r) {
                           if (me != node_id_ || !registered_) return;
                           if (!r || r->type != REDIS_REPLY_ARRAY) {
-                              if (r) log::warn("cluster", "lease renewal failed: " + reply_error(r));
+                              if (r) log::warn("cluster", "lease renewal failed: " + redis::reply_error(r));
                               return;
                           }
                           if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_INTEGER) {

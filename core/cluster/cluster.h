@@ -17,8 +17,8 @@
 #pragma once
 
 #include "cluster/cluster_message.h"
-#include "cluster/redis_client.h"
 #include "config.h"
+#include "redis/redis_client.h"
 
 #include <uv.h>
 
@@ -70,6 +70,8 @@ public:
     // Leaves the cluster: the lease is dropped and the others told at once,
     // so this node's users go offline now rather than when the lease ends.
     void stop();
+    // Whether stop() has run: the node is on its way out.
+    bool left() const { return left_; }
 
     // Both connections up and this node registered.
     bool available() const { return registered_ && commands_.ready() && subscriber_.ready(); }
@@ -107,20 +109,21 @@ public:
     // A raw message on this node's own channel that is neither a delivery
     // nor a module message goes here.
     std::function<void(std::string_view payload)> on_node_message;
-    RedisClient& commands() { return commands_; }
+    redis::RedisClient& commands() { return commands_; }
 
 private:
     uv_loop_t* loop_;
     ClusterConfig config_;
     Hooks hooks_;
-    RedisClient commands_;
-    RedisClient subscriber_;
+    redis::RedisClient commands_;
+    redis::RedisClient subscriber_;
     uv_timer_t* tick_ = nullptr;
 
     std::string session_tag_;
     std::string node_id_;  // session_tag_ + "." + epoch
     uint64_t epoch_ = 0;
     bool registered_ = false;
+    bool left_ = false;
     bool rejoin_needed_ = false;    // a connection was lost since we registered
     bool register_in_flight_ = false;
     uint64_t seq_ = 0;

@@ -132,10 +132,10 @@ std::vector<std::string> script_call(const RedisScript& script, std::vector<std:
 
 }  // namespace
 
-RedisBackend::RedisBackend(uv_loop_t* loop, const cluster::RedisEndpoint& endpoint, std::string key_prefix,
+RedisBackend::RedisBackend(uv_loop_t* loop, const redis::RedisEndpoint& endpoint, std::string key_prefix,
                            size_t max_queued)
     : loop_(loop), prefix_(std::move(key_prefix)), max_queued_(max_queued),
-      client_(std::make_unique<cluster::RedisClient>(loop, endpoint, cluster::RedisClient::Role::Commands, "storage")),
+      client_(std::make_unique<redis::RedisClient>(loop, endpoint, redis::RedisClient::Role::Commands, "storage")),
       later_(new uv_idle_t) {
     uv_idle_init(loop_, later_);
     later_->data = this;

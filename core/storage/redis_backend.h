@@ -15,7 +15,7 @@
 // connection is retried in the background; nothing here stops the server.
 #pragma once
 
-#include "cluster/redis_client.h"
+#include "redis/redis_client.h"
 #include "redis_scripts.h"
 #include "storage_backend.h"
 
@@ -32,7 +32,7 @@ class RedisBackend final : public StorageBackend {
 public:
     // Starts connecting; returns at once whether or not Redis is up.
     // `key_prefix` starts every key (cluster.prefix).
-    RedisBackend(uv_loop_t* loop, const cluster::RedisEndpoint& endpoint, std::string key_prefix, size_t max_queued);
+    RedisBackend(uv_loop_t* loop, const redis::RedisEndpoint& endpoint, std::string key_prefix, size_t max_queued);
     // Disconnects. Completions not yet delivered are dropped: whoever made
     // them is gone by then.
     ~RedisBackend() override;
@@ -60,7 +60,7 @@ private:
     uv_loop_t* loop_;
     std::string prefix_;
     size_t max_queued_;
-    std::unique_ptr<cluster::RedisClient> client_;
+    std::unique_ptr<redis::RedisClient> client_;
     std::deque<std::unique_ptr<Request>> requests_;  // submitted, not yet delivered, in order
     uv_idle_t* later_;  // heap-allocated: closed asynchronously after we are gone
     StorageStats stats_;

@@ -3,11 +3,13 @@
 // sockets, the rooms and users this node has decide which channels it
 // listens to, and modules hear about nodes and their peers' messages.
 //
-// Kept apart from Cluster so that the cluster machinery (Redis, leases,
-// channels) knows nothing of sockets, frames or modules.
+// Kept apart from Cluster, and out of core/cluster/, so that the cluster
+// machinery (Redis, leases, channels) knows nothing of sockets, frames or
+// modules: this file sits above the hub and the module host, cluster/ below.
 #pragma once
 
 #include "cluster/cluster.h"
+#include "host_services.h"
 #include "hub.h"
 
 #include <memory>
@@ -21,7 +23,7 @@ namespace sb::cluster {
 
 class ClusterLink : public HubLink {
 public:
-    ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub, ModuleHost& modules);
+    ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub, ModuleHost& modules, SocketDisconnector& sockets);
     ~ClusterLink() override;
 
     void start();
@@ -37,6 +39,7 @@ public:
 private:
     Hub& hub_;
     ModuleHost& modules_;
+    SocketDisconnector& sockets_;
     std::unique_ptr<Cluster> cluster_;
     bool linked_ = false;
 

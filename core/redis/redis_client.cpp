@@ -1,5 +1,5 @@
 // Connection lifecycle for one Redis connection (see redis_client.h).
-#include "cluster/redis_client.h"
+#include "redis/redis_client.h"
 
 #include "log.h"
 
@@ -15,7 +15,7 @@
 
 #include <algorithm>
 
-namespace sb::cluster {
+namespace sb::redis {
 namespace {
 
 constexpr uint64_t kFirstBackoffMs = 100;
@@ -337,4 +337,4 @@ void RedisClient::on_subscription(redisAsyncContext* c, void* r, void*) {
     self->on_message_(channel, std::string_view(reply->element[2]->str, reply->element[2]->len));
 }
 
-}  // namespace sb::cluster
+}  // namespace sb::redis

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace sb::cluster {
+namespace sb::redis {
 
 // Where Redis is and how to log in (config: cluster.redis, storage.redis).
 struct RedisEndpoint {
@@ -21,4 +21,4 @@ struct RedisEndpoint {
     std::string describe() const;
 };
 
-}  // namespace sb::cluster
+}  // namespace sb::redis

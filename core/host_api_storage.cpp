@@ -1,4 +1,4 @@
-// The storage entries of the host API (see storage_api.h).
+// The storage entries of the host API (see host_api_storage.h).
 //
 // Scoping: every request carries the calling module's name as its scope, so
 // two modules using the same stream or key name never see each other's data.
@@ -6,11 +6,11 @@
 // that asked; once that instance is destroyed (unload, or replaced by a
 // reload) its callbacks are dropped, so the host never calls into code that
 // may already be unmapped. The request itself still completes.
-#include "storage_api.h"
+#include "host_api_storage.h"
 
 #include "log.h"
 #include "module_host.h"
-#include "storage_service.h"
+#include "storage/storage_service.h"
 
 #include <cstring>
 #include <string_view>
@@ -52,7 +52,7 @@ bool valid_optional_name(const char* name) { return !name || !*name || valid_nam
 
 StorageService* service_of(sb_module_ctx* ctx) {
     if (!ctx || !ctx->host || !ctx->instance) return nullptr;
-    StorageService* s = ctx->host->storage();
+    StorageService* s = ctx->host->services().storage;
     return s && s->backend ? s : nullptr;
 }
 
@@ -61,13 +61,13 @@ StorageService* service_of(sb_module_ctx* ctx) {
 template <typename Deliver>
 sb_status submit(sb_module_ctx* ctx, StorageService& service, StorageOpPtr op, Deliver deliver) {
     ModuleInstance* instance = ctx->instance;
+    HookDispatcher* hooks = &ctx->host->hooks();
     op->scope = instance->name;
     std::weak_ptr<const bool> alive = instance->liveness;
-    op->done = [instance, alive = std::move(alive), deliver = std::move(deliver)](StorageOp& result) {
+    op->done = [instance, hooks, alive = std::move(alive), deliver = std::move(deliver)](StorageOp& result) {
         if (result.status == SB_ERR_INTERNAL) log::error("storage", "module " + result.scope + ": " + result.error);
-        if (alive.expired()) return;
-        HookTimer timer(*instance);
-        deliver(result);
+        if (alive.expired()) return;  // the instance, and maybe its host, are gone
+        hooks->call_back(*instance, [&] { deliver(result); });
     };
     return service.backend->submit(std::move(op)) ? SB_OK : SB_ERR_UNAVAILABLE;
 }

@@ -1,5 +1,5 @@
 // The hub and module host side of the cluster (see cluster_link.h).
-#include "cluster/cluster_link.h"
+#include "cluster_link.h"
 
 #include "metrics.h"
 #include "module_host.h"
@@ -21,8 +21,9 @@ sb_cluster_event_kind kind_of(NodeEvent e) {
 
 }  // namespace
 
-ClusterLink::ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub, ModuleHost& modules)
-    : hub_(hub), modules_(modules) {
+ClusterLink::ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub, ModuleHost& modules,
+                         SocketDisconnector& sockets)
+    : hub_(hub), modules_(modules), sockets_(sockets) {
     Cluster::Hooks hooks;
     hooks.deliver = [this](const Delivery& d) { deliver(d); };
     hooks.module_message = [this](const ModuleMessage& m) {
@@ -35,11 +36,9 @@ ClusterLink::ClusterLink(uv_loop_t* loop, const ClusterConfig& config, Hub& hub,
 
 ClusterLink::~ClusterLink() {
     if (linked_) hub_.set_link(nullptr);
-    modules_.cluster = nullptr;
 }
 
 void ClusterLink::start() {
-    modules_.cluster = cluster_.get();
     hub_.set_link(this);
     linked_ = true;
     cluster_->start();
@@ -49,7 +48,6 @@ void ClusterLink::stop() {
     cluster_->stop();
     if (linked_) hub_.set_link(nullptr);
     linked_ = false;
-    modules_.cluster = nullptr;
 }
 
 void ClusterLink::broadcast(const BroadcastTarget& target, const std::vector<FrameRef>& frames) {
@@ -97,7 +95,7 @@ void ClusterLink::disconnect(const DisconnectRequest& r) {
                 if (s->sid == r.sid && wanted(*s)) ids.push_back(s->id);
     }
     for (auto id : ids)
-        if (hub_.find(id) && modules_.disconnect_socket) modules_.disconnect_socket(id);
+        if (hub_.find(id)) sockets_.disconnect_socket(id);
 }
 
 void ClusterLink::render_metrics(std::string& out) const {

@@ -14,7 +14,7 @@
 // every reconnect.
 #pragma once
 
-#include "cluster/redis_endpoint.h"
+#include "redis/redis_endpoint.h"
 
 #include <uv.h>
 
@@ -29,7 +29,7 @@
 struct redisAsyncContext;
 struct redisReply;
 
-namespace sb::cluster {
+namespace sb::redis {
 
 struct RedisClientStats {
     uint64_t connects = 0;         // successful (authenticated) connections
@@ -132,4 +132,4 @@ private:
 std::string reply_error(const redisReply* reply);
 bool reply_ok(const redisReply* reply);  // a status or non-error reply
 
-}  // namespace sb::cluster
+}  // namespace sb::redis
