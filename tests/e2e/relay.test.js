@@ -307,6 +307,21 @@ if (IS_SWITCHBOARD) {
     }
   });
 
+  test('volatile events reach members that keep up, on either transport', { timeout: 30000 }, async () => {
+    const room = freshRoom();
+    const alice = await member(server, 'alice', room);
+    const polling = await member(server, 'bob', room, { transports: ['polling'] });
+    const ws = await member(server, 'carol', room);
+    const dropped = () => metric(server, /^switchboard_volatile_dropped_total (\d+)$/m);
+    const before = await dropped();
+    for (let n = 0; n < 10; n++) {
+      assert.deepEqual(await send(alice, 'cursor:move', room, { n }), { ok: true });
+      for (const s of [polling, ws]) assert.deepEqual((await received(s, 'cursor:move', room)).args, [{ n }]);
+    }
+    assert.equal(polling.io.engine.transport.name, 'polling');
+    assert.equal(await dropped(), before, 'nothing was dropped for members that keep up');
+  });
+
   test('throttle patterns apply before relay: a limited sender is refused and members stop receiving', { timeout: 30000 }, async () => {
     const limited = await startServer({
       config: relayConfig({
