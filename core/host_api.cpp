@@ -54,8 +54,10 @@ sb_status api_broadcast(sb_module_ctx* ctx, const sb_target* target, const char*
     for (size_t i = 0; i < target->except_room_count; ++i)
         if (target->except_rooms[i]) t.except_rooms.emplace_back(target->except_rooms[i]);
     t.except_socket = target->except_socket;
-    if (target->struct_size >= offsetof(sb_target, flags) + sizeof(target->flags))
+    if (target->struct_size >= offsetof(sb_target, flags) + sizeof(target->flags)) {
         t.local_only = (target->flags & SB_TARGET_LOCAL) != 0;
+        t.volatile_only = (target->flags & SB_TARGET_VOLATILE) != 0;
+    }
     // An explicit list of rooms that are all empty selects nobody, not everybody.
     if (target->room_count > 0 && t.rooms.empty()) return SB_OK;
     auto payload = sio::join_event(name, args_json ? std::string_view(args_json, args_json_len) : "[]",

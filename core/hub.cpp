@@ -1,6 +1,7 @@
 // The hub (see hub.h).
 #include "hub.h"
 
+#include "metrics.h"
 #include "random_id.h"
 #include "socketio_packet.h"
 
@@ -28,6 +29,16 @@ void unlist_socket(std::vector<Socket*>& list, Socket& socket, SlotOf slot_of) {
     list[slot] = last;
     slot_of(*last) = slot;
     list.pop_back();
+}
+
+// Whether a session still holds output from an earlier loop turn that its
+// transport could not take: a WebSocket's frames left over after the last
+// flush (frames queued this turn have the session marked for this turn's
+// flush, see WsBatchWriter), or frames waiting for a long-polling client's
+// next GET. A volatile broadcast skips such a session (SB_TARGET_VOLATILE).
+bool backed_up(const EngineSession& s) {
+    if (!s.has_queued()) return false;
+    return s.transport == TransportKind::WebSocket ? s.write_slot == 0 : s.poll_get == nullptr;
 }
 
 auto& user_slot(Socket& s) { return s.extras->user_slot; }
@@ -203,6 +214,10 @@ size_t Hub::broadcast_local(const BroadcastTarget& target, const std::vector<Fra
     size_t delivered = 0;
     for (auto id : targets) {
         if (Socket* s = find(id)) {
+            if (target.volatile_only && backed_up(*s->session)) {
+                metrics().volatile_dropped_total++;
+                continue;
+            }
             deliver(*s, frames);
             ++delivered;
         }

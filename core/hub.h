@@ -82,6 +82,7 @@ struct BroadcastTarget {
     std::vector<std::string_view> except_users;
     sb_socket_id except_socket = 0;
     bool local_only = false;  // this node's sockets only, even in a cluster
+    bool volatile_only = false;  // skipped for a backed-up session (SB_TARGET_VOLATILE); this node only
 };
 
 // Where a broadcast also goes beyond this node's sockets (cluster/), and

@@ -54,6 +54,9 @@ std::string render_core_metrics() {
     append_metric(out, "switchboard_protocol_errors_total", "counter", "Connections closed for malformed input.", m.protocol_errors_total);
     append_metric(out, "switchboard_send_queue_overflows_total", "counter",
                   "Sessions closed because their send queue exceeded limits.max_send_queue.", m.send_queue_overflows_total);
+    append_metric(out, "switchboard_volatile_dropped_total", "counter",
+                  "Volatile broadcasts skipped for a session whose earlier output was still unsent.",
+                  m.volatile_dropped_total);
     append_metric(out, "switchboard_connections_refused_total", "counter",
                   "Connections refused (max_connections reached or shutting down).", m.connections_refused_total);
     append_header(out, "switchboard_reloads_total", "counter", "Configuration and module reloads by result.");

@@ -25,6 +25,7 @@ struct Metrics {
     uint64_t ping_timeouts_total = 0;
     uint64_t protocol_errors_total = 0;
     uint64_t send_queue_overflows_total = 0;
+    uint64_t volatile_dropped_total = 0;  // volatile broadcasts not queued to a backed-up session
     uint64_t connections_refused_total = 0;  // max_connections reached or draining
     uint64_t reloads_succeeded_total = 0;
     uint64_t reloads_failed_total = 0;

@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 2
+#define SB_ABI_MINOR 3 /* ABI 1.3: SB_TARGET_VOLATILE */
 
 /* The one symbol every module exports. It returns a pointer to a static,
  * constant descriptor; the host calls it once per load. */
@@ -218,6 +218,14 @@ typedef struct sb_target {
 /* This node's sockets only: for a module that runs on every node of a
  * cluster and reaches its own sockets itself (see on_cluster). */
 #define SB_TARGET_LOCAL 1u
+/* ABI 1.3: a volatile broadcast, like Socket.IO's `socket.volatile.emit`:
+ * a recipient whose connection still holds output it could not send yet (a
+ * slow consumer) does not get it, instead of having it queued behind the
+ * rest. For data that the next message supersedes (cursor positions). Drops
+ * are counted in switchboard_volatile_dropped_total. Honoured by the node
+ * the broadcast is made on; other nodes of a cluster deliver it to their
+ * sockets as an ordinary broadcast. A host older than 1.3 ignores the flag. */
+#define SB_TARGET_VOLATILE 2u
 
 /* ---- Cluster (ABI 1.2) -----------------------------------------------------
  * Nodes of a cluster (config `cluster:`) share emits through Redis without
