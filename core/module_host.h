@@ -38,6 +38,9 @@ struct StorageService;
 namespace cluster {
 class Cluster;
 }
+namespace http {
+class FetchService;
+}
 }  // namespace sb
 
 // The opaque handle module.h declares: which module is calling the host.
@@ -125,6 +128,9 @@ public:
     // The storage modules use (nullptr: not configured).
     void set_storage(storage::StorageService* storage) { storage_ = storage; }
     storage::StorageService* storage() const { return storage_; }
+    // Outbound HTTP for modules (host API fetch).
+    void set_fetch(http::FetchService* fetch) { fetch_ = fetch; }
+    http::FetchService* fetch() const { return fetch_; }
     void set_modules_dir(std::string dir) { modules_dir_ = std::move(dir); }
     // The HTTP API (null when it is off): module routes live there, and an
     // instance going away takes its routes and unanswered requests with it.
@@ -170,6 +176,7 @@ private:
     std::string runtime_dir_;  // private copies of module files
     Hub* hub_ = nullptr;
     storage::StorageService* storage_ = nullptr;
+    http::FetchService* fetch_ = nullptr;
     std::vector<std::unique_ptr<ModuleInstance>> modules_;
     std::map<std::string, std::weak_ptr<ModuleLibrary>> libraries_;  // by digest
     std::unordered_map<sb_timer_id, Timer*> timers_;

@@ -15,6 +15,7 @@
 #include "module_host.h"
 #include "socketio_server.h"
 #include "storage/storage_service.h"
+#include "http_client/fetch_api.h"
 
 #include <uv.h>
 
@@ -72,6 +73,7 @@ private:
     uv_loop_t* loop_;
     Config config_;
     std::unique_ptr<storage::StorageService> storage_;  // before modules_: they use it until unloaded
+    std::unique_ptr<http::FetchService> fetch_;          // likewise
     ModuleHost modules_;
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;
