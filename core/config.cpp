@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -102,6 +103,7 @@ public:
             {"namespaces", [&](const YAML::Node& n, const std::string& k) { namespaces_node = n; load_namespaces(n, k, c); }},
             {"storage", [&](const YAML::Node& n, const std::string& k) { load_storage(n, k, c.storage); }},
             {"cluster", [&](const YAML::Node& n, const std::string& k) { load_cluster(n, k, c.cluster); }},
+            {"http_client", [&](const YAML::Node& n, const std::string& k) { load_http_client(n, k, c.http_client); }},
         });
         if (c.storage.backend == "redis" && !c.storage.redis_set) {
             if (!c.cluster.enabled)
@@ -250,6 +252,26 @@ public:
                      else fail(v, k, "unknown transport '" + t + "' (expected polling, websocket)");
                  }
                  if (!c.allow_polling && !c.allow_websocket) fail(v, k, "at least one transport is required");
+             }},
+        });
+    }
+
+    void load_http_client(const YAML::Node& n, const std::string& key, HttpClientConfig& h) {
+        for_each_key(n, key, {
+            {"max_in_flight", [&](const YAML::Node& v, const std::string& k) { h.max_in_flight = uint_value(v, k, 1, 1'000'000); }},
+            {"max_connections_per_host", [&](const YAML::Node& v, const std::string& k) {
+                 h.max_connections_per_host = uint_value(v, k, 1, 10'000);
+             }},
+            {"ca_file", [&](const YAML::Node& v, const std::string& k) { h.ca_file = readable_file(v, k); }},
+            {"ca_dir", [&](const YAML::Node& v, const std::string& k) {
+                 h.ca_dir = scalar(v, k);
+                 if (!std::filesystem::is_directory(h.ca_dir)) fail(v, k, "'" + h.ca_dir + "' is not a directory");
+             }},
+            {"proxy", [&](const YAML::Node& v, const std::string& k) {
+                 h.proxy = scalar(v, k);
+                 if (h.proxy.rfind("http://", 0) != 0 && h.proxy.rfind("https://", 0) != 0 &&
+                     h.proxy.rfind("socks5://", 0) != 0)
+                     fail(v, k, "expected a proxy URL (http://, https:// or socks5://), got '" + h.proxy + "'");
              }},
         });
     }

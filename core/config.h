@@ -92,6 +92,16 @@ struct ClusterConfig {
 // The state directory relative storage paths are resolved in.
 std::string default_state_directory();
 
+// Outbound HTTP requests modules make (host API fetch): the settings
+// every request shares. A request may name its own CA file.
+struct HttpClientConfig {
+    uint64_t max_in_flight = 1024;          // requests started and not ended, all modules together
+    uint64_t max_connections_per_host = 64;  // open connections per origin (keep-alive reuse)
+    std::string ca_file;                     // empty: the system's CA store
+    std::string ca_dir;
+    std::string proxy;                       // empty: none (the environment's http_proxy is ignored)
+};
+
 struct NamespaceConfig {
     std::string name;                  // "/" or "/admin"
     std::vector<std::string> modules;  // module chain, in order
@@ -138,6 +148,7 @@ struct Config {
 
     StorageConfig storage;
     ClusterConfig cluster;
+    HttpClientConfig http_client;
 };
 
 // A configuration problem, already formatted as "file:line: key: reason".

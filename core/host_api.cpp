@@ -5,6 +5,7 @@
 // of corrupting a connection or crashing the server.
 #include "cluster/cluster.h"
 #include "host_api_storage.h"
+#include "host_api_fetch.h"
 #include "hub.h"
 #include "log.h"
 #include "module_host.h"
@@ -277,6 +278,9 @@ const sb_host_api kHostApi = {
     .http_respond = api_http_respond,
     .node_id = api_node_id,
     .cluster_send = api_cluster_send,
+    .fetch = http::api_fetch,
+    .fetch_cancel = http::api_fetch_cancel,
+    .fetch_adopt = http::api_fetch_adopt,
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // What the module host hands on to modules: the hub, socket disconnects,
-// HTTP routes, storage and the cluster, gathered in one struct.
+// HTTP routes, storage, the cluster and outbound HTTP, gathered in one struct.
 //
 // The module host sits below the Socket.IO layer, the HTTP API and the
 // cluster link: they call into modules through it. A module's requests go the
@@ -21,6 +21,9 @@ struct StorageService;
 }
 namespace cluster {
 class Cluster;
+}
+namespace http {
+class FetchService;
 }
 
 // How a module's request to disconnect a socket reaches the Socket.IO layer.
@@ -52,6 +55,7 @@ struct HostServices {
     ModuleRoutes* routes = nullptr;              // null: the HTTP API is off
     storage::StorageService* storage = nullptr;  // null: storage is not configured
     cluster::Cluster* cluster = nullptr;         // null: the server runs alone
+    http::FetchService* fetch = nullptr;         // outbound HTTP; null only when checking a config
 
     // The cluster while this node is a member of it: null once the node has
     // left (shutting down), when modules and the HTTP API must act alone.

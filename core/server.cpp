@@ -88,6 +88,8 @@ Server::~Server() {
     modules_.unload_all();  // before the cluster and storage they reach through services_
     cluster_.reset();
     storage_.reset();  // completes what the modules asked for before they went
+    services_.fetch = nullptr;
+    fetch_.reset();
     if (drain_timer_) {
         uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
         drain_timer_ = nullptr;
@@ -122,6 +124,8 @@ void Server::apply_namespaces() {
 }
 
 void Server::start() {
+    fetch_ = std::make_unique<http::FetchService>(loop_, config_.http_client);
+    services_.fetch = fetch_.get();
     if (config_.storage.enabled) {
         try {
             storage_ = storage::open_storage(loop_, config_.storage, config_.cluster.prefix);
@@ -227,6 +231,11 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
         nc.node_lease_ms != cc.node_lease_ms || nc.advertise != cc.advertise)
         need_restart.push_back("cluster");
     next.cluster = config_.cluster;
+    const HttpClientConfig &nh = next.http_client, &ch = config_.http_client;
+    if (nh.max_in_flight != ch.max_in_flight || nh.max_connections_per_host != ch.max_connections_per_host ||
+        nh.ca_file != ch.ca_file || nh.ca_dir != ch.ca_dir || nh.proxy != ch.proxy)
+        need_restart.push_back("http_client");
+    next.http_client = config_.http_client;
     if (next.healthz_path != config_.healthz_path || next.metrics_path != config_.metrics_path ||
         next.admin_reload_path != config_.admin_reload_path)
         need_restart.push_back("http/admin paths");
@@ -342,6 +351,7 @@ std::string Server::render_metrics() const {
     if (cluster_) cluster_->render_metrics(out);
     if (forwarder_) forwarder_->render_metrics(out);
     out += storage::render_storage_metrics(storage_.get());
+    if (fetch_) out += fetch_->client().render_metrics();
     out += modules_.render_metrics();
     return out;
 }
@@ -387,6 +397,9 @@ void Server::finish_shutdown() {
     cluster_.reset();
     // The Redis backend's connection would keep the loop running.
     storage_.reset();
+    // Open keep-alive connections would keep the loop running too.
+    services_.fetch = nullptr;
+    fetch_.reset();
     remove_pid_file();
     uv_close(reinterpret_cast<uv_handle_t*>(drain_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     drain_timer_ = nullptr;

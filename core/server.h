@@ -18,6 +18,7 @@
 #include "socketio_server.h"
 #include "storage/storage_service.h"
 #include "transport/engine_lws.h"
+#include "host_api_fetch.h"
 
 #include <uv.h>
 
@@ -75,6 +76,7 @@ private:
     // made (hub, Socket.IO layer, HTTP API here; storage and cluster in
     // start()), complete before the first module loads.
     HostServices services_;
+    std::unique_ptr<http::FetchService> fetch_;          // likewise
     ModuleHost modules_;
     std::unique_ptr<SocketIOServer> socketio_;
     std::unique_ptr<EngineServer> engine_;

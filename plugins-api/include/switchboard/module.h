@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 3 /* ABI 1.3: SB_TARGET_VOLATILE */
+#define SB_ABI_MINOR 3 /* ABI 1.3: SB_TARGET_VOLATILE, fetch */
 
 /* The one symbol every module exports. It returns a pointer to a static,
  * constant descriptor; the host calls it once per load. */
@@ -334,6 +334,61 @@ typedef struct sb_http_request {
  * 503 itself. */
 typedef struct sb_http_response sb_http_response;
 
+/* ---- Outbound HTTP (ABI 1.3) -----------------------------------------------
+ * A module calls other HTTP services (the application's backend, a
+ * webhook receiver) with fetch(). The request runs on the server's event
+ * loop (libcurl underneath: keep-alive connections per origin, TLS with
+ * certificate verification, the server's `http_client:` settings for CA
+ * files, proxy and concurrency); the callback runs on the loop exactly once
+ * with the response or a precise outcome, unless the request was
+ * cancelled or the instance that started it is gone (unloaded, or replaced
+ * by a reload that did not adopt it): then it never runs. */
+typedef struct sb_fetch_header {
+    const char *name;
+    const char *value;
+} sb_fetch_header;
+
+typedef struct sb_fetch_request {
+    size_t struct_size;
+    const char *method;  /* "GET", "POST", ...; NULL: GET */
+    const char *url;     /* http:// or https:// */
+    const sb_fetch_header *headers;
+    size_t header_count;
+    const char *body;    /* copied; may hold NULs */
+    size_t body_len;
+    uint64_t connect_timeout_ms;  /* 0: 2000 */
+    uint64_t timeout_ms;          /* the whole request; 0: 10000 */
+    size_t max_response_bytes;    /* 0: 1 MiB; a larger body ends as SB_FETCH_TOO_LARGE */
+    const char *ca_file;          /* NULL: the server's http_client.ca_file, else the system's */
+    int insecure_skip_verify;     /* 1: do not verify the server's certificate (only by explicit config!) */
+} sb_fetch_request;
+
+typedef enum sb_fetch_outcome {
+    SB_FETCH_OK = 0,        /* a response arrived: see `status` (any HTTP status) */
+    SB_FETCH_REFUSED = 1,   /* the connection could not be made */
+    SB_FETCH_DNS = 2,       /* the host name did not resolve */
+    SB_FETCH_TIMEOUT = 3,   /* connect or total timeout */
+    SB_FETCH_TLS = 4,       /* TLS handshake or certificate verification failed */
+    SB_FETCH_TOO_LARGE = 5, /* the response body was over max_response_bytes */
+    SB_FETCH_FAILED = 6     /* anything else: see `error` */
+} sb_fetch_outcome;
+
+typedef struct sb_fetch_response {
+    size_t struct_size;
+    sb_fetch_outcome outcome;
+    int status;  /* HTTP status when outcome is SB_FETCH_OK, else 0 */
+    const sb_fetch_header *headers;  /* the final response's headers */
+    size_t header_count;
+    const char *body;
+    size_t body_len;
+    const char *error;    /* "" when SB_FETCH_OK */
+    uint64_t elapsed_us;  /* from fetch() to the end */
+} sb_fetch_response;
+
+/* Everything in `response` is borrowed for the callback only. */
+typedef void (*sb_fetch_cb)(void *user_data, const sb_fetch_response *response);
+typedef uint64_t sb_fetch_id;
+
 /* Functions the host offers to modules. Grows only at the end. */
 typedef struct sb_host_api {
     size_t struct_size;
@@ -461,6 +516,24 @@ typedef struct sb_host_api {
      * (nothing is queued: the module resends its state on the next
      * SB_CLUSTER_JOINED). */
     sb_status (*cluster_send)(sb_module_ctx *ctx, const char *to_node, const void *data, size_t len);
+
+    /* ---- ABI 1.3: check host->struct_size before using what follows ---- */
+
+    /* Starts an outbound HTTP request (see "Outbound HTTP"). SB_OK and its
+     * id in `*id` (may be NULL) once started; SB_ERR_INVALID for a bad
+     * method or URL (not http/https); SB_ERR_UNAVAILABLE when the server's
+     * http_client.max_in_flight requests are already running. On an error
+     * `cb` is never called. */
+    sb_status (*fetch)(sb_module_ctx *ctx, const sb_fetch_request *request, sb_fetch_cb cb, void *user_data,
+                       sb_fetch_id *id);
+    /* Ends a request this module started; its callback will not run.
+     * SB_ERR_NOT_FOUND when it already ended. */
+    sb_status (*fetch_cancel)(sb_module_ctx *ctx, sb_fetch_id id);
+    /* During import_state of a reload: takes over request `id`, started by
+     * the instance being replaced (same module name), so its answer reaches
+     * the new instance's `cb` instead of being dropped with the old one.
+     * SB_ERR_NOT_FOUND when it already ended or belongs to another module. */
+    sb_status (*fetch_adopt)(sb_module_ctx *ctx, sb_fetch_id id, sb_fetch_cb cb, void *user_data);
 } sb_host_api;
 
 /* The module's descriptor. NULL hooks are not used. Fields are only ever
