@@ -79,7 +79,19 @@ public:
         r.ns = info.namespace_name ? info.namespace_name : "/";
         r.remote = info.remote_address ? info.remote_address : "";
         if (!r.sid.empty()) by_sid_[r.sid] = socket;
-        if (webhooks_.enabled() && webhooks_.config().connect) notify(socket, r, "connect", {});
+        if (!webhooks_.enabled()) return;
+        if (webhooks_.config().connect) notify(socket, r, "connect", {});
+        // Rooms joined earlier in the chain (auth_jwt's user room) were
+        // reported before the socket was known here: they follow its connect,
+        // so that every leave a backend sees has its join.
+        if (webhooks_.config().join) {
+            const size_t count = host_.api()->rooms_of(host_.ctx(), socket, nullptr, 0);
+            std::vector<const char*> rooms(count);
+            const size_t listed = std::min(count, host_.api()->rooms_of(host_.ctx(), socket, rooms.data(), rooms.size()));
+            std::vector<std::string> names(rooms.begin(), rooms.begin() + static_cast<std::ptrdiff_t>(listed));
+            for (const auto& room : names)
+                notify(socket, sockets_.at(socket), "join", "\"room\":" + sb::json_string(room));
+        }
     }
 
     void on_disconnect(sb_socket_id socket, std::string_view reason) {
