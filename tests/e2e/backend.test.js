@@ -562,6 +562,7 @@ if (IS_SWITCHBOARD) {
             backends: { app: { url: app.url, max_in_flight: 3, timeout: '10s' } },
             rpc: [{ event: 'app:*', path: '/rpc' }],
             max_rpcs_per_socket: 20,
+            webhooks: { path: '/events', batch_delay: '10ms', retry_initial: '100ms', retry_max: '200ms' },
           }),
           admin: { token: ADMIN_TOKEN },
         },
@@ -593,6 +594,35 @@ if (IS_SWITCHBOARD) {
       assert.ok([...acks.values()].every((n) => n === 1), JSON.stringify([...acks]));
       assert.deepEqual(await rpc(s, 'app:echo', ['after']), { ok: true, result: { args: ['after'] } });
       await inFlightDrains(server);
+    });
+
+    test('webhook events held while the backend fails are delivered by the new instance, same ids', async () => {
+      app.webhookStatus = 500;
+      const s = await connectAs(server, { sub: 'sam' });
+      await rpc(s, 'join', ['handover']);
+      const failedIds = (
+        await app.waitFor(
+          (r) => r.path === '/events' && r.status === 500 && r.body.includes('"room":"handover"'),
+          5000,
+          'a failed webhook batch',
+        )
+      ).json.events
+        .filter((e) => e.socket.id === s.id)
+        .map((e) => e.id);
+      const r = await reload(server, { modules: { backend: { config: { max_rpcs_per_socket: 22 } } } });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      app.webhookStatus = 200;
+      const delivered = await app.waitFor(
+        (x) => x.path === '/events' && x.status === 200 && x.body.includes('"room":"handover"'),
+        5000,
+        'the batch delivered after the reload',
+      );
+      const ids = delivered.json.events.filter((e) => e.socket.id === s.id).map((e) => e.id);
+      assert.deepEqual(ids.slice(0, failedIds.length), failedIds);
+      assert.deepEqual(
+        delivered.json.events.filter((e) => e.socket.id === s.id).map((e) => e.name),
+        ['connect', 'join', 'join'],
+      );
     });
   });
 
