@@ -26,7 +26,9 @@
 #include <switchboard/module.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
