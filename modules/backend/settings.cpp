@@ -2,7 +2,7 @@
 // README.md for every key).
 #include "settings.h"
 
-#include "../presence/settings.h"
+#include <switchboard/glob.hpp>
 
 #include <switchboard/config.hpp>
 
@@ -171,7 +171,7 @@ void parse_webhooks(Settings& s, const rapidjson::Value& v) {
 
 const RpcRule* Settings::match(std::string_view event) const {
     for (const auto& r : rpc)
-        if (presence::glob_match(r.pattern, event)) return &r;
+        if (sb::glob_match(r.pattern, event)) return &r;
     return nullptr;
 }
 

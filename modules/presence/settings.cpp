@@ -65,27 +65,6 @@ size_t count_of(const rapidjson::Value& v, const std::string& key, uint64_t min,
 
 }  // namespace
 
-bool glob_match(std::string_view pattern, std::string_view text) {
-    // Greedy with one backtrack point: the last '*' seen absorbs one more
-    // character whenever the rest fails to match. Linear in practice.
-    size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            resume = t;
-        } else if (p < pattern.size() && pattern[p] == text[t]) {
-            ++p;
-            ++t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
 
 bool Settings::tracks(std::string_view room) const {
     return std::any_of(room_patterns.begin(), room_patterns.end(),

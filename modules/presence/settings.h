@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <switchboard/glob.hpp>
+
 #include <string_view>
 #include <vector>
 
@@ -32,9 +34,7 @@ struct Settings {
 // Throws std::runtime_error naming the offending key.
 Settings parse_settings(std::string_view config_json);
 
-// Glob match where '*' stands for any run of characters, none included;
-// every other character matches itself.
-bool glob_match(std::string_view pattern, std::string_view text);
+using sb::glob_match;  // <switchboard/glob.hpp>
 
 }  // namespace presence
 

@@ -11,6 +11,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <switchboard/glob.hpp>
+
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -54,10 +56,7 @@ private:
 // offers no parser for. nullopt when malformed or overflowing.
 std::optional<uint64_t> parse_size_bytes(std::string_view text);
 
-// Glob match where '*' stands for any run of characters, none included;
-// every other character matches itself. The syntax of the presence module's
-// room patterns.
-bool glob_match(std::string_view pattern, std::string_view text);
+using sb::glob_match;  // <switchboard/glob.hpp>
 
 }  // namespace relay
 
