@@ -18,6 +18,11 @@ void append_hex(std::string& out, unsigned char byte, bool upper = true);
 // Lower-case hex of `bytes` (how digests are printed).
 std::string to_hex(const unsigned char* bytes, size_t size);
 
+// Lower-case hex digests (OpenSSL): module files are named by their
+// SHA-256, Redis scripts by their SHA-1.
+std::string sha256_hex(std::string_view bytes);
+std::string sha1_hex(std::string_view bytes);
+
 // Appends `s` with every byte but RFC 3986's unreserved ones
 // (A-Z a-z 0-9 - _ . ~) written as %XX.
 void percent_encode(std::string& out, std::string_view s);

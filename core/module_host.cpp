@@ -1,12 +1,12 @@
 // The module host (see module_host.h).
 #include "module_host.h"
 
+#include "encoding.h"
 #include "log.h"
 #include "metrics.h"
 
 #include <boost/dll/shared_library_load_mode.hpp>
 #include <dlfcn.h>
-#include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <unistd.h>
 
@@ -22,19 +22,6 @@ namespace sb {
 namespace {
 
 constexpr const char* kComponent = "modules";
-
-std::string sha256_hex(const std::string& bytes) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out.push_back(hex[digest[i] >> 4]);
-        out.push_back(hex[digest[i] & 15]);
-    }
-    return out;
-}
 
 const char* type_name(sb_config_type t) {
     switch (t) {

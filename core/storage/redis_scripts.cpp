@@ -5,7 +5,8 @@
 // become part of a stream id or a score, never with Lua's default %.14g.
 #include "redis_scripts.h"
 
-#include <openssl/evp.h>
+#include "encoding.h"
+
 
 namespace sb::storage {
 namespace {
@@ -176,18 +177,6 @@ end
 return {purged, out}
 )lua";
 
-std::string sha1_hex(const std::string& text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xF];
-    }
-    return out;
-}
 
 RedisScript make(std::string source) {
     RedisScript s{std::move(source), {}};

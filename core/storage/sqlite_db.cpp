@@ -1,6 +1,8 @@
 // RAII wrappers over the SQLite C API (see sqlite_db.h).
 #include "sqlite_db.h"
 
+#include "encoding.h"
+
 #include <cctype>
 #include <cstdio>
 #include <limits>
@@ -21,9 +23,8 @@ std::string immutable_uri(const std::string& path) {
         if (std::isalnum(ch) || ch == '/' || ch == '.' || ch == '_' || ch == '-') {
             uri += static_cast<char>(ch);
         } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", ch);
-            uri += hex;
+            uri += '%';
+            append_hex(uri, ch);
         }
     }
     return uri + "?immutable=1";
