@@ -107,7 +107,6 @@ std::optional<uint64_t> parse_size_bytes(std::string_view text) {
     return std::nullopt;
 }
 
-
 Settings Settings::parse(std::string_view config_json) {
     rapidjson::Document doc;
     doc.Parse(config_json.data(), config_json.size());
