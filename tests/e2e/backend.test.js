@@ -3,7 +3,7 @@
 // own HTTP backend (a real node:http server started here), the answers'
 // results, errors and actions, every limit and failure, webhooks with
 // retries, a reload with RPCs in flight, HTTPS with a test CA, and the
-// example backends of docs/backend.md run for real. Switchboard only.
+// example backends of docs/backend.md (Node, Python, Go) run for real. Switchboard only.
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -781,6 +781,20 @@ if (IS_SWITCHBOARD) {
       fs.writeFileSync(file, block('python', '# backend.py'));
       const port = await closedPort();
       const child = startChild('python3', ['-u', file], { PORT: String(port) });
+      await listening(port, child);
+      await exercise(port, child);
+    });
+
+    test('the Go example builds, answers an RPC and verifies webhooks', { timeout: 120000 }, async () => {
+      const file = path.join(dir, 'backend.go');
+      fs.writeFileSync(file, block('go', '// backend.go'));
+      const binary = path.join(dir, 'backend-go');
+      execFileSync('go', ['build', '-o', binary, file], {
+        env: { ...process.env, GO111MODULE: 'off', GOCACHE: path.join(dir, 'gocache'), HOME: dir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const port = await closedPort();
+      const child = startChild(binary, [], { PORT: String(port) });
       await listening(port, child);
       await exercise(port, child);
     });
