@@ -221,9 +221,14 @@ std::optional<Packet> decode(std::string_view text, std::string& error) {
     return p;
 }
 
-std::string encode(const Packet& p) {
+namespace {
+
+// The packet's text after `prefix` (the Engine.IO message type, or nothing),
+// built in one buffer: no second string for the prefix.
+std::string encode_with(std::string_view prefix, const Packet& p) {
     std::string s;
-    s.reserve(p.data.size() + p.nsp.size() + 24);
+    s.reserve(prefix.size() + p.data.size() + p.nsp.size() + 24);
+    s.append(prefix);
     s.push_back(static_cast<char>('0' + static_cast<int>(p.type)));
     if (p.type == PacketType::BinaryEvent || p.type == PacketType::BinaryAck) {
         s.append(std::to_string(p.attachments));
@@ -238,7 +243,11 @@ std::string encode(const Packet& p) {
     return s;
 }
 
-std::string encode_message(const Packet& p) { return "4" + encode(p); }
+}  // namespace
+
+std::string encode(const Packet& p) { return encode_with({}, p); }
+
+std::string encode_message(const Packet& p) { return encode_with("4", p); }
 
 EventPayload split_event(std::string_view data) {
     // data is a validated array whose first element is a string literal:
