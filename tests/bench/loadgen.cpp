@@ -35,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,7 +62,7 @@ namespace {
 using bench::LatencyHistogram;
 
 enum class Scenario { Idle, Echo, FanoutSub, FanoutPub, Storm };
-enum class Protocol { SocketIO, Raw };
+enum class Protocol { SocketIO, Raw, Http };
 
 const char* scenario_name(Scenario s) {
     switch (s) {
@@ -84,7 +85,9 @@ struct Options {
     uint32_t in_flight = 1;
     double duration = 10;  // measured window (echo, fanout-pub) or longest hold (idle, fanout-sub)
     double warmup = 0;
-    double rate = 0;  // fanout-pub: publishes per second; 0 = closed loop
+    double rate = 0;  // fanout-pub: publishes per second; echo: messages per second, all connections; 0 = closed loop
+    std::string event;  // echo: send this event with an ack instead of "message" -> "message-back" (RPCs)
+    std::string http_path = "/rpc";  // echo over --protocol http: POST target
     bool slow = false;
     int rcvbuf = 0;
     std::string jwt;
@@ -117,7 +120,8 @@ struct Conn {
     std::string inflight;   // bytes owned by the uv_write in progress
     std::string carry;      // partial inbound frame / record / HTTP response
     std::string fragments;  // fragmented WebSocket message being reassembled
-    std::vector<uint64_t> ring;  // echo: send times of the messages in flight, oldest first
+    std::vector<uint64_t> ring;  // echo: send times of the messages in flight, oldest first;
+                                 // with --event, by ack slot (ack id = slot + 1, 0 = free)
     uint64_t t_start = 0;
     uint32_t ring_head = 0;
     uint32_t ring_count = 0;
@@ -193,6 +197,9 @@ struct Gen {
     uint32_t pub_outstanding = 0;
     uint64_t pub_next_due = 0;
     uint64_t pub_skipped = 0;
+    uint64_t echo_skipped = 0;
+    uint64_t rpc_failed = 0;  // acks that are not {"ok":true,...}  // rated echo: sends due while every slot was busy
+    uint32_t echo_next_conn = 0;
     std::vector<uint64_t> pub_times;
     std::string pad;
 
@@ -407,7 +414,7 @@ void emit_ready() {
     const Options& o = g->o;
     std::string out = "{\"event\":\"report\"";
     appendf(out, ",\"scenario\":\"%s\",\"protocol\":\"%s\",\"label\":", scenario_name(o.scenario),
-            o.protocol == Protocol::Raw ? "raw" : "socketio");
+            o.protocol == Protocol::Raw ? "raw" : o.protocol == Protocol::Http ? "http" : "socketio");
     append_json_string(out, o.label);
     appendf(out, ",\"pid\":%d,\"end_reason\":\"%s\",\"timed_out\":%s", static_cast<int>(getpid()), why,
             g->timed_out ? "true" : "false");
@@ -440,6 +447,10 @@ void emit_ready() {
         out += ",\"latency\":";
         g->hist.append_json(out);
     }
+    if (o.scenario == Scenario::Echo && o.rate > 0)
+        appendf(out, ",\"skipped\":%llu,\"in_flight_at_end\":%llu", static_cast<unsigned long long>(g->echo_skipped),
+                static_cast<unsigned long long>(g->sent - g->received));
+    if (!o.event.empty()) appendf(out, ",\"rpc_failed\":%llu", static_cast<unsigned long long>(g->rpc_failed));
     if (o.scenario == Scenario::FanoutPub)
         appendf(out, ",\"skipped\":%llu,\"unacked\":%u,\"drain_s\":%.3f", static_cast<unsigned long long>(g->pub_skipped),
                 g->pub_outstanding,
@@ -631,6 +642,10 @@ void on_connect(uv_connect_t* req, int status) {
         return;
     }
     uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+    if (g->o.protocol == Protocol::Http) {
+        mark_ready(c);
+        return;
+    }
     if (g->o.protocol == Protocol::Raw) {
         const char mode = g->o.scenario == Scenario::Echo        ? (g->o.raw_per_message ? 'M' : 'E')
                           : g->o.scenario == Scenario::FanoutPub ? 'P'
@@ -719,12 +734,48 @@ void on_scan(uv_timer_t*) {
 
 // ---- scenario traffic ----------------------------------------------------------------
 
+// The body the backend module POSTs for one RPC, so the direct HTTP run
+// sends the backend the same bytes (give or take the socket id).
+constexpr const char* kRpcBody =
+    "{\"type\":\"rpc\",\"event\":\"rpc:echo\",\"args\":[{\"n\":%llu,\"text\":\"switchboard bench payload\"}],"
+    "\"socket\":{\"id\":\"bench0000000000000000\",\"namespace\":\"/\",\"remoteAddress\":\"127.0.0.1\",\"data\":{}}}";
+
+// An acked event (--event): each in-flight message owns a slot of the ring
+// and its ack id names the slot, because a server that forwards RPCs may
+// answer them out of order.
+void rpc_send(Conn* c) {
+    uint32_t slot = 0;
+    while (slot < g->o.in_flight && c->ring[slot] != 0) ++slot;
+    if (slot == g->o.in_flight) return;
+    c->ring[slot] = g->now ? g->now : 1;
+    c->ring_count++;
+    g->sent++;
+    if (g->measuring) g->sent_measured++;
+    int n = std::snprintf(g->scratch.data(), g->scratch.size(),
+                          "42%u[\"%s\",{\"n\":%llu,\"text\":\"switchboard bench payload\"}]", slot + 1,
+                          g->o.event.c_str(), static_cast<unsigned long long>(g->sent));
+    ws_text(c, g->scratch.data(), static_cast<size_t>(n));
+}
+
 void echo_send(Conn* c) {
     const uint32_t k = g->o.in_flight;
+    if (!g->o.event.empty()) {
+        rpc_send(c);
+        return;
+    }
     c->ring[(c->ring_head + c->ring_count) % k] = g->now;
     c->ring_count++;
     g->sent++;
     if (g->measuring) g->sent_measured++;
+    if (g->o.protocol == Protocol::Http) {
+        char body[512];
+        const int blen = std::snprintf(body, sizeof body, kRpcBody, static_cast<unsigned long long>(g->sent));
+        appendf(c->out,
+                "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+                g->o.http_path.c_str(), g->o.host.c_str(), g->o.port, blen);
+        c->out.append(body, static_cast<size_t>(blen));
+        return;
+    }
     if (g->o.protocol == Protocol::Raw) {
         const size_t base = c->out.size();
         c->out.resize(base + g->o.raw_size, 'x');
@@ -750,7 +801,49 @@ void echo_response(Conn* c) {
         g->received_measured++;
         g->hist.record(g->now - t0);
     }
-    if (g->sending) echo_send(c);
+    if (g->sending && g->o.rate <= 0) echo_send(c);
+}
+
+void rpc_ack(Conn* c, uint32_t id) {
+    if (id == 0 || id > g->o.in_flight || c->ring[id - 1] == 0) {
+        g->unexpected++;
+        return;
+    }
+    const uint64_t t0 = c->ring[id - 1];
+    c->ring[id - 1] = 0;
+    c->ring_count--;
+    g->received++;
+    if (g->measuring) {
+        g->received_measured++;
+        g->hist.record(g->now - t0);
+    }
+    if (g->sending && g->o.rate <= 0) rpc_send(c);
+}
+
+// HTTP/1.1 responses from the backend, in order on a connection: each
+// complete one (head plus Content-Length bytes) answers the oldest request.
+void http_data(Conn* c, const char* p, size_t n) {
+    c->carry.append(p, n);
+    size_t at = 0;
+    for (;;) {
+        const size_t head_end = c->carry.find("\r\n\r\n", at);
+        if (head_end == std::string::npos) break;
+        size_t len = 0;
+        for (size_t h = at; h < head_end;) {
+            const size_t eol = c->carry.find("\r\n", h);
+            if (eol - h > 15 && strncasecmp(c->carry.data() + h, "content-length:", 15) == 0)
+                len = std::strtoul(c->carry.data() + h + 15, nullptr, 10);
+            h = eol + 2;
+        }
+        if (c->carry.size() < head_end + 4 + len) break;
+        if (c->carry.compare(at, 12, "HTTP/1.1 200") != 0) {
+            fail(c, "http_status");
+            return;
+        }
+        at = head_end + 4 + len;
+        echo_response(c);
+    }
+    c->carry.erase(0, at);
 }
 
 void publish(Conn* c) {
@@ -880,6 +973,10 @@ void on_sio(Conn* c, const char* d, size_t n) {
                 slow_outcome("alive", "probe acknowledged after draining");
             } else if (g->o.scenario == Scenario::FanoutPub) {
                 publish_ack(c, id);
+            } else if (g->o.scenario == Scenario::Echo && !g->o.event.empty() && c->state == St::Ready) {
+                const std::string_view rest(p, static_cast<size_t>(std::min<ptrdiff_t>(end - p, 64)));
+                if (rest.find("\"ok\":true") == std::string_view::npos) g->rpc_failed++;
+                rpc_ack(c, id);
             }
             return;
         }
@@ -1119,6 +1216,10 @@ void raw_data(Conn* c, const char* p, size_t n) {
 }
 
 void on_data(Conn* c, const char* p, size_t n) {
+    if (g->o.protocol == Protocol::Http) {
+        http_data(c, p, n);
+        return;
+    }
     if (g->o.protocol == Protocol::Raw) {
         raw_data(c, p, n);
         return;
@@ -1170,6 +1271,32 @@ void measure_start(uv_timer_t*) {
     uv_timer_start(&g->phase_timer, measure_end, static_cast<uint64_t>(g->o.duration * 1000), 0);
 }
 
+// Rated echo (open loop): what is due goes to the next connection with a free
+// slot, round-robin; a send due while every slot is busy is skipped and
+// counted, so a server that falls behind shows as skips, not as a slower rate.
+void on_echo_rate_timer(uv_timer_t*) {
+    if (!g->sending) return;
+    const uint64_t t = now_ns();
+    g->now = t;
+    const auto period = static_cast<uint64_t>(1e9 / g->o.rate);
+    const uint32_t n = g->o.connections;
+    while (g->pub_next_due <= t) {
+        g->pub_next_due += period;
+        bool sent = false;
+        for (uint32_t tries = 0; tries < n && !sent; ++tries) {
+            Conn* c = &g->conns[g->echo_next_conn];
+            g->echo_next_conn = (g->echo_next_conn + 1) % n;
+            if (c->state == St::Ready && c->ring_count < g->o.in_flight) {
+                echo_send(c);
+                sent = true;
+            }
+        }
+        if (!sent) g->echo_skipped++;
+    }
+    for (uint32_t i = 0; i < n; ++i)
+        if (!g->conns[i].out.empty() && g->conns[i].state == St::Ready) flush(&g->conns[i]);
+}
+
 void on_rate_timer(uv_timer_t*) {
     Conn* c = &g->conns[0];
     if (c->state != St::Ready || !g->sending) return;
@@ -1202,6 +1329,12 @@ void all_ready() {
             return;
         case Scenario::Echo:
             if (g->ready == 0) finish("no-connections");
+            if (g->o.rate > 0) {
+                g->pub_next_due = now_ns();
+                uv_timer_start(&g->rate_timer, on_echo_rate_timer, 0, 1);
+                uv_timer_start(&g->phase_timer, measure_start, warmup_ms, 0);
+                return;
+            }
             for (uint32_t i = 0; i < g->o.connections; ++i) {
                 Conn* c = &g->conns[i];
                 if (c->state != St::Ready) continue;
@@ -1270,7 +1403,8 @@ void on_hard_timeout(uv_timer_t*) {
                  "                              publishes in flight in closed loop (default 1)\n"
                  "  --warmup S --duration S     unmeasured then measured seconds (echo, fanout-pub);\n"
                  "                              longest hold after connecting (idle, fanout-sub)\n"
-                 "  --rate R                    fanout-pub: publishes per second (0 = closed loop)\n"
+                 "  --rate R                    fanout-pub: publishes per second; echo: messages per second\n"
+                 "                              over all connections, open loop (0 = closed loop)\n"
                  "  --phase N                   fanout-pub: tag of measured publishes (1..15)\n"
                  "  --pad BYTES                 fanout-pub: extra payload bytes per publish\n"
                  "  --room A[,B...]             fanout rooms: a subscriber joins all, a publisher\n"
@@ -1279,7 +1413,11 @@ void on_hard_timeout(uv_timer_t*) {
                  "  --rcvbuf BYTES              SO_RCVBUF for the client sockets\n"
                  "  --jwt TOKEN | --jwt-secret S  CONNECT auth {\"token\":...}; S: sign an HS256 token\n"
                  "  --server-pid PID            sample that process's CPU time and RSS over the window\n"
-                 "  --protocol socketio|raw     raw: the raw_server record protocol (baselines)\n"
+                 "  --protocol socketio|raw|http raw: the raw_server record protocol (baselines);\n"
+                 "                              http: echo as keep-alive POSTs of an RPC body (--http-path,\n"
+                 "                              default /rpc) straight to a backend, one in flight\n"
+                 "  --event NAME                echo: emit NAME with an ack (an RPC) instead of \"message\";\n"
+                 "                              the ack answers it\n"
                  "  --raw-size BYTES            raw echo message size (default 48)\n"
                  "  --raw-per-message           raw echo: the server writes each message separately\n"
                  "  --connect-timeout S         per connection set-up limit (default 15)\n"
@@ -1361,13 +1499,16 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--drain") o.drain = std::atof(val().c_str());
         else if (a == "--path") o.path = val();
         else if (a == "--label") o.label = val();
+        else if (a == "--event") o.event = val();
+        else if (a == "--http-path") o.http_path = val();
         else if (a == "--report") {
             if (val() != "json") usage("--report: only json is supported");
         } else if (a == "--protocol") {
             std::string p = val();
             if (p == "socketio" || p == "sio") o.protocol = Protocol::SocketIO;
             else if (p == "raw") o.protocol = Protocol::Raw;
-            else usage("--protocol must be socketio or raw");
+            else if (p == "http") o.protocol = Protocol::Http;
+            else usage("--protocol must be socketio, raw or http");
         } else if (a == "--scenario") {
             std::string s = val();
             if (s == "idle") o.scenario = Scenario::Idle;
@@ -1395,6 +1536,11 @@ Options parse_args(int argc, char** argv) {
     if (o.slow && o.protocol == Protocol::Raw) usage("--slow needs the socketio protocol");
     if (o.protocol == Protocol::Raw && (o.scenario == Scenario::Idle || o.scenario == Scenario::Storm))
         usage("the raw protocol has echo, fanout-sub and fanout-pub only");
+    if (o.protocol == Protocol::Http && o.scenario != Scenario::Echo) usage("the http protocol has echo only");
+    if (o.protocol == Protocol::Http && o.in_flight != 1) usage("the http protocol sends one request at a time (--in-flight 1)");
+    if (!o.event.empty() && (o.scenario != Scenario::Echo || o.protocol != Protocol::SocketIO))
+        usage("--event is for the socketio echo");
+    if (o.event.size() > 100 || o.event.find_first_of("\"\\") != std::string::npos) usage("--event: a short plain name");
     if (o.slow && o.rcvbuf == 0) o.rcvbuf = 4096;
     if (o.timeout <= 0) o.timeout = o.warmup + o.duration + o.connect_timeout + o.drain + 120;
     return o;

@@ -9,8 +9,12 @@
 //   "broadcast" {rooms, except, event, data} ack
 //                              -> emits `event` with `data` to the room members
 //                                 (minus `except`), acks true
+//   "rpc:echo" ... ack         -> with --backend URL: POSTs the backend module's
+//                                 RPC body ({type:"rpc", event, args, socket}) to
+//                                 URL/rpc with fetch and acks {ok:true, result},
+//                                 or {ok:false, error:{code:"UNAVAILABLE"}}
 //
-// Usage: node peer/server.js --port N [--host 127.0.0.1]
+// Usage: node peer/server.js --port N [--host 127.0.0.1] [--backend http://127.0.0.1:P]
 // Prints "listening <port>" once it accepts connections; exits on SIGTERM.
 //
 // Settings match the switchboard bench config: pingInterval 25 s,
@@ -18,6 +22,10 @@
 // (socket.io's default). The listen backlog is raised to the kernel's
 // somaxconn so that the connection storm measures the server, not SYN drops
 // (switchboard's listener uses the same backlog).
+//
+// The RPC forward is what an app would write: Node's global fetch (undici,
+// keep-alive connections reused per origin by its default agent), JSON in
+// and out, an error turned into an UNAVAILABLE ack like switchboard's.
 
 const http = require('node:http');
 const { Server } = require('socket.io');
@@ -29,6 +37,7 @@ function arg(name, fallback) {
 
 const host = arg('--host', '127.0.0.1');
 const port = Number(arg('--port', '0'));
+const backend = arg('--backend', null);
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=UTF-8' });
@@ -73,6 +82,30 @@ io.on('connection', (socket) => {
       ack(false);
     }
   });
+  if (backend) {
+    socket.on('rpc:echo', async (...args) => {
+      const ack = takeAck(args);
+      let reply;
+      try {
+        const res = await fetch(`${backend}/rpc`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            type: 'rpc',
+            event: 'rpc:echo',
+            args,
+            socket: { id: socket.id, namespace: '/', remoteAddress: socket.handshake.address, data: {} },
+          }),
+        });
+        if (!res.ok) throw new Error(`backend answered ${res.status}`);
+        const answer = await res.json();
+        reply = { ok: true, result: answer.result };
+      } catch (e) {
+        reply = { ok: false, error: { code: 'UNAVAILABLE', message: String(e && e.message) } };
+      }
+      if (ack) ack(reply);
+    });
+  }
 });
 
 process.on('SIGTERM', () => process.exit(0));
