@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 
 namespace backend {
@@ -34,6 +36,56 @@ std::string base64(const uint8_t* data, size_t len) {
 }
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// application/x-www-form-urlencoded: %XX and '+' for a space; a malformed
+// escape stays as written.
+std::string url_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+std::string query_json(std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> params;
+    while (!query.empty()) {
+        const size_t amp = query.find('&');
+        const std::string_view part = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (part.empty()) continue;
+        const size_t eq = part.find('=');
+        std::string name = url_decode(part.substr(0, eq));
+        std::string value = eq == std::string_view::npos ? std::string() : url_decode(part.substr(eq + 1));
+        auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+        if (it != params.end()) it->second = std::move(value);
+        else params.emplace_back(std::move(name), std::move(value));
+    }
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    for (const auto& [name, value] : params) {
+        w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+        w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
 
 // Writes `v`, replacing binary placeholders by their bytes in base64.
 void write_with_binary(const rapidjson::Value& v, const sb_event& ev, Writer& w) {
@@ -101,6 +153,28 @@ std::string rpc_body(std::string_view event, std::string_view args_json, std::st
     std::string out = "{\"type\":\"rpc\",\"event\":" + sb::json_string(event) + ",\"args\":";
     out.append(args_json);
     out += ",\"socket\":";
+    out.append(socket_json);
+    return out + "}";
+}
+
+std::string connect_body(const sb_connect_info& info, std::string_view socket_json) {
+    // The CONNECT payload is a JSON object in Socket.IO v5; anything else
+    // reads as none.
+    std::string auth = "{}";
+    if (info.auth_json) {
+        rapidjson::Document d;
+        d.Parse(info.auth_json);
+        if (!d.HasParseError() && d.IsObject()) auth = info.auth_json;
+    }
+    const bool has_cookie = info.struct_size >= offsetof(sb_connect_info, cookie) + sizeof info.cookie && info.cookie &&
+                            *info.cookie;
+    const bool has_authorization = info.authorization && *info.authorization;
+    std::string headers = "{";
+    if (has_cookie) headers += "\"cookie\":" + sb::json_string(info.cookie);
+    if (has_authorization) headers += std::string(has_cookie ? "," : "") + "\"authorization\":" + sb::json_string(info.authorization);
+    headers += "}";
+    std::string out = "{\"type\":\"connect\",\"auth\":" + auth + ",\"headers\":" + headers +
+                      ",\"query\":" + query_json(info.query ? info.query : "") + ",\"socket\":";
     out.append(socket_json);
     return out + "}";
 }
