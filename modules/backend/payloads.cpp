@@ -37,31 +37,8 @@ std::string base64(const uint8_t* data, size_t len) {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// application/x-www-form-urlencoded: %XX and '+' for a space; a malformed
-// escape stays as written.
-std::string url_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
+// The host hands the query over already decoded (libwebsockets decodes
+// each argument), pairs joined by '&': split, do not decode again.
 std::string query_json(std::string_view query) {
     std::vector<std::pair<std::string, std::string>> params;
     while (!query.empty()) {
@@ -70,8 +47,8 @@ std::string query_json(std::string_view query) {
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         if (part.empty()) continue;
         const size_t eq = part.find('=');
-        std::string name = url_decode(part.substr(0, eq));
-        std::string value = eq == std::string_view::npos ? std::string() : url_decode(part.substr(eq + 1));
+        std::string name(part.substr(0, eq));
+        std::string value = eq == std::string_view::npos ? std::string() : std::string(part.substr(eq + 1));
         auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
         if (it != params.end()) it->second = std::move(value);
         else params.emplace_back(std::move(name), std::move(value));

@@ -37,8 +37,8 @@ std::string rpc_body(std::string_view event, std::string_view args_json, std::st
 
 // {"type":"connect","auth","headers","query","socket"} for a connect
 // proxied to the backend: the CONNECT payload, the handshake's Cookie and
-// Authorization headers (only those sent), its query parameters decoded
-// into an object (the last of repeated names wins).
+// Authorization headers (only those sent), its query parameters as an
+// object (the last of repeated names wins).
 std::string connect_body(const sb_connect_info& info, std::string_view socket_json);
 
 // One webhook event: {"id","name","ts","socket", ...extra members}.

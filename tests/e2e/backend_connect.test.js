@@ -176,7 +176,7 @@ if (IS_SWITCHBOARD) {
       const ann = c.createClient(server, {
         transports: ['websocket'],
         auth: { mode: 'allow', user: 'ann', room },
-        query: { lang: 'fr', q: 'a b&c' },
+        query: { lang: 'fr', q: 'a b+c 100%', empty: '' },
       });
       await c.connected(ann);
       const req = await connectRequest(app, (j) => j.auth.user === 'ann');
@@ -185,7 +185,7 @@ if (IS_SWITCHBOARD) {
       assert.equal(req.json.type, 'connect');
       assert.deepEqual(req.json.auth, { mode: 'allow', user: 'ann', room });
       assert.deepEqual(req.json.headers, {}, 'no cookie or authorization was sent');
-      assert.deepEqual(req.json.query, { lang: 'fr', q: 'a b&c' });
+      assert.deepEqual(req.json.query, { lang: 'fr', q: 'a b+c 100%', empty: '' });
       assert.equal(req.json.socket.id, ann.id);
       assert.equal(req.json.socket.namespace, '/');
       assert.equal(req.json.socket.userId, null);
