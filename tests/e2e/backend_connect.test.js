@@ -325,10 +325,11 @@ if (IS_SWITCHBOARD) {
       const release = gate(app);
       const user = c.nonce('gone');
       const s = c.createClient(server, { transports: ['websocket'], auth: { mode: 'gate', user } });
+      const refusal = refused(s, 15000); // listening before the reload answers it
       await connectRequest(app, (j) => j.auth.user === user);
       const r = await reload(server, { namespaces: { '/': { modules: ['echo', 'test_rooms'] } } });
       assert.equal(r.status, 200, JSON.stringify(r.json));
-      assert.equal((await refused(s)).message, 'connect aborted by a reload');
+      assert.equal((await refusal).message, 'connect aborted by a reload');
       release();
       // Without the proxy in the chain a connect is accepted at once.
       await c.connectClient(server, { transports: ['websocket'], auth: { mode: 'deny' } });

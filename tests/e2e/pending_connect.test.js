@@ -85,9 +85,10 @@ if (IS_SWITCHBOARD) {
 
     test('reject: the client gets the module message; a later decision is NOT_FOUND', async () => {
       const s = c.createClient(server, { transports: ['websocket'], auth: { pending: true } });
+      const refusal = refusedWith(s); // listening before the answer can arrive
       const sid = await nextPending(controller);
       assert.equal(await call(controller, 'decide', sid, false, 'not today'), SB_OK);
-      assert.equal(await refusedWith(s), 'not today');
+      assert.equal(await refusal, 'not today');
       assert.equal(await call(controller, 'decide', sid, true), SB_ERR_NOT_FOUND);
       // The deciding module is not told of its own rejection.
       assert.deepEqual(await call(controller, 'ended').then((e) => e.filter((x) => x.startsWith(`${sid}:`))), []);
@@ -106,9 +107,10 @@ if (IS_SWITCHBOARD) {
 
     test('a module disconnecting a pending socket refuses it', async () => {
       const s = c.createClient(server, { transports: ['websocket'], auth: { pending: true } });
+      const refusal = refusedWith(s);
       const sid = await nextPending(controller);
       assert.equal(await call(controller, 'kick', sid), SB_OK);
-      assert.equal(await refusedWith(s), 'Connection rejected');
+      assert.equal(await refusal, 'Connection rejected');
       assert.deepEqual(await endedFor(controller, sid), [`${sid}:server namespace disconnect`]);
     });
 
@@ -155,8 +157,9 @@ if (IS_SWITCHBOARD) {
       const controller = await c.connectClient(server, { transports: ['websocket'] });
       const started = Date.now();
       const s = c.createClient(server, { transports: ['websocket'], auth: { pending: true } });
+      const refusal = refusedWith(s);
       const sid = await nextPending(controller);
-      assert.equal(await refusedWith(s), 'connect timeout');
+      assert.equal(await refusal, 'connect timeout');
       const took = Date.now() - started;
       assert.ok(took >= 500 && took < 4000, `refused after ${took} ms`);
       assert.deepEqual(await endedFor(controller, sid), [`${sid}:connect timeout`]);
