@@ -40,7 +40,7 @@ public:
             Timed t(m);
             r = m.hooks.on_connect(m.state, socket, &info, error);
         }
-        if (r != SB_CONNECT_ACCEPT) m.rejects_total++;
+        if (r != SB_CONNECT_ACCEPT && r != SB_CONNECT_PENDING) m.rejects_total++;
         return r;
     }
 

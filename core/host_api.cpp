@@ -114,6 +114,12 @@ sb_status api_disconnect(sb_module_ctx* ctx, sb_socket_id socket) {
     return SB_OK;
 }
 
+sb_status api_connect_decide(sb_module_ctx* ctx, sb_socket_id socket, int accept, const char* message) {
+    PendingConnects* connects = ctx ? ctx->host->services().connects : nullptr;
+    if (!connects) return SB_ERR_NOT_FOUND;
+    return connects->decide_connect(*ctx->instance, socket, accept != 0, message);
+}
+
 sb_status api_socket_set(sb_module_ctx* ctx, sb_socket_id socket, const char* key, const char* value) {
     if (!key) return SB_ERR_INVALID;
     Socket* s = hub_of(ctx).find(socket);
@@ -281,6 +287,7 @@ const sb_host_api kHostApi = {
     .fetch = http::api_fetch,
     .fetch_cancel = http::api_fetch_cancel,
     .fetch_adopt = http::api_fetch_adopt,
+    .connect_decide = api_connect_decide,
 };
 
 }  // namespace

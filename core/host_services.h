@@ -1,10 +1,11 @@
-// What the module host hands on to modules: the hub, socket disconnects,
-// HTTP routes, storage, the cluster and outbound HTTP, gathered in one struct.
+// What the module host hands on to modules: the hub, socket disconnects and
+// connect decisions, HTTP routes, storage, the cluster and outbound HTTP,
+// gathered in one struct.
 //
 // The module host sits below the Socket.IO layer, the HTTP API and the
 // cluster link: they call into modules through it. A module's requests go the
 // other way (disconnect this socket, serve this route), so the host reaches
-// those layers only through the two small interfaces below, which they
+// those layers only through the small interfaces below, which they
 // implement, and never includes their headers. The server owns the one
 // HostServices and completes it before the first module loads; every pointer
 // in it outlives the modules that use it.
@@ -35,6 +36,17 @@ protected:
     ~SocketDisconnector() = default;
 };
 
+// How a module's decision on a connect it left pending (connect_decide)
+// reaches the Socket.IO layer, which runs the rest of the chain.
+class PendingConnects {
+public:
+    // SB_ERR_NOT_FOUND when `id` has no connect pending on `m`.
+    virtual sb_status decide_connect(ModuleInstance& m, sb_socket_id id, bool accept, const char* message) = 0;
+
+protected:
+    ~PendingConnects() = default;
+};
+
 // The routes modules serve on the HTTP API (host functions http_route and
 // http_respond); an instance going away takes its routes and unanswered
 // requests with it.
@@ -56,6 +68,7 @@ struct HostServices {
     storage::StorageService* storage = nullptr;  // null: storage is not configured
     cluster::Cluster* cluster = nullptr;         // null: the server runs alone
     http::FetchService* fetch = nullptr;         // outbound HTTP; null only when checking a config
+    PendingConnects* connects = nullptr;         // null only when checking a config
 
     // The cluster while this node is a member of it: null once the node has
     // left (shutting down), when modules and the HTTP API must act alone.

@@ -65,6 +65,7 @@ Server::Server(uv_loop_t* loop, Config config, std::string modules_path_override
     engine_->admit = [this](const sb_handshake_info& info, std::string& message) { return modules_.admit(info, message); };
     services_.hub = hub_.get();
     services_.sockets = socketio_.get();
+    services_.connects = socketio_.get();
     started_ms_ = uv_now(loop_);
     if (config_.api.enabled()) {
         http_api_ = std::make_unique<HttpApi>(loop_, config_, *hub_, modules_.hooks(), services_);
@@ -249,14 +250,17 @@ Server::ReloadResult Server::reload(const std::string& trigger) {
     modules_.set_modules_dir(next.modules_path);
     try {
         summary = modules_.reload(next.modules, next.source_path, [&] {
+            socketio_->note_chains_before_reload();
             config_ = next;
             apply_namespaces();
+            socketio_->rebind_pending_connects();
             log::set_level(config_.log_level);
         });
     } catch (const std::exception& e) {
         modules_.set_modules_dir(config_.modules_path);
         return fail(e.what());
     }
+    socketio_->settle_pending_connects();  // with the replaced instances gone
     metrics().reloads_succeeded_total++;
     std::string message = "modules " + summary.describe();
     log::info(kComponent, "reload complete (" + trigger + "): " + message);

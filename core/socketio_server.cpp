@@ -17,11 +17,22 @@ constexpr size_t kMaxAttachments = 1000;
 }  // namespace
 
 SocketIOServer::SocketIOServer(uv_loop_t* loop, const Config& config, Hub& hub, HookDispatcher& hooks)
-    : config_(config), hub_(hub), hooks_(hooks), connect_timeouts_(loop, [this](Client* c) {
-          if (c->sockets.empty()) hub_.engine().close(*c->session, "connect timeout");
+    : config_(config),
+      hub_(hub),
+      hooks_(hooks),
+      connect_timeouts_(loop,
+                        [this](Client* c) {
+                            if (c->sockets.empty() && !c->pending_connects)
+                                hub_.engine().close(*c->session, "connect timeout");
+                        }),
+      pending_timeouts_(loop, [this](PendingConnect* p) {
+          abandon_pending(p->socket->id, "connect timeout", "connect timeout");
       }) {}
 
-SocketIOServer::~SocketIOServer() { connect_timeouts_.close(); }
+SocketIOServer::~SocketIOServer() {
+    connect_timeouts_.close();
+    pending_timeouts_.close();
+}
 
 void SocketIOServer::on_session_open(EngineSession& s) {
     auto* c = new Client();
@@ -34,6 +45,14 @@ void SocketIOServer::on_session_close(EngineSession& s, std::string_view reason)
     auto* c = static_cast<Client*>(s.upper);
     if (!c) return;
     const std::string why(reason);
+    // Connects still pending end first: their modules hear the close reason.
+    while (c->pending_connects) {
+        sb_socket_id id = 0;
+        for (const auto& [pid, p] : pending_connects_)
+            if (p->client == c) id = pid;
+        if (!id) break;
+        abandon_pending(id, why.c_str(), nullptr);
+    }
     while (!c->sockets.empty()) remove_socket(*c, c->sockets.back(), why.c_str());
     connect_timeouts_.cancel(c);
     s.upper = nullptr;
@@ -84,6 +103,15 @@ void SocketIOServer::dispatch(Client& c, sio::Packet& p, std::vector<std::string
     Socket* socket = socket_for(c, p.nsp);
     if (p.type == sio::PacketType::Connect) {
         if (socket) return protocol_error(c, "CONNECT for a namespace already joined");
+        // A client that gave up waiting and connects again (socket.io-client
+        // after disconnect() and connect() on a shared Manager): the newer
+        // CONNECT replaces the one still pending.
+        if (c.pending_connects) {
+            sb_socket_id earlier = 0;
+            for (const auto& [id, pc] : pending_connects_)
+                if (pc->client == &c && pc->socket->ns->name == p.nsp) earlier = id;
+            if (earlier) abandon_pending(earlier, "client namespace disconnect", nullptr);
+        }
         return handle_connect(c, p);
     }
     if (!socket) return protocol_error(c, "packet for namespace '" + p.nsp + "' which the client has not joined");
@@ -105,42 +133,170 @@ void SocketIOServer::dispatch(Client& c, sio::Packet& p, std::vector<std::string
     }
 }
 
+void SocketIOServer::send_connect_error(EngineSession& session, const std::string& nsp, std::string_view message) {
+    sio::Packet answer;
+    answer.type = sio::PacketType::ConnectError;
+    answer.nsp = nsp;
+    answer.data = "{\"message\":" + sio::json_quote(message) + "}";
+    hub_.send_raw(session, sio::encode_message(answer));
+}
+
 void SocketIOServer::handle_connect(Client& c, sio::Packet& p) {
     connect_timeouts_.cancel(&c);
     Namespace* ns = hub_.find_namespace(p.nsp);
-    sio::Packet answer;
-    answer.type = sio::PacketType::ConnectError;
-    answer.nsp = p.nsp;
-    if (!ns) {
-        answer.data = "{\"message\":\"Invalid namespace\"}";
-        hub_.send_raw(*c.session, sio::encode_message(answer));
-        return;
-    }
+    if (!ns) return send_connect_error(*c.session, p.nsp, "Invalid namespace");
     Socket& socket = hub_.create_socket(*ns, *c.session);
-    const sb_socket_id id = socket.id;
     c.sockets.push_back(&socket);
-    const std::string auth = p.data.empty() ? "{}" : p.data;
-    sb_connect_info info{sizeof(sb_connect_info),           ns->name.c_str(),          socket.sid,
-                         auth.c_str(),                      c.session->remote_address.c_str(), c.session->query().c_str(),
-                         c.session->authorization().c_str()};
-    for (size_t i = 0; i < ns->chain.size(); ++i) {
-        if (!ns->chain[i]->hooks.has_connect()) continue;
+    run_connect_chain(c, socket, 0, p.data.empty() ? "{}" : p.data);
+}
+
+namespace {
+size_t position_in_chain(const Namespace& ns, const ModuleInstance* m) {
+    const auto it = std::find(ns.chain.begin(), ns.chain.end(), m);
+    return m && it != ns.chain.end() ? static_cast<size_t>(it - ns.chain.begin()) : ns.chain.size();
+}
+}  // namespace
+
+void SocketIOServer::run_connect_chain(Client& c, Socket& socket, size_t from, std::string auth) {
+    const sb_socket_id id = socket.id;
+    Namespace& ns = *socket.ns;
+    const sb_connect_info info{sizeof(sb_connect_info),
+                               ns.name.c_str(),
+                               socket.sid,
+                               auth.c_str(),
+                               c.session->remote_address.c_str(),
+                               c.session->query().c_str(),
+                               c.session->authorization().c_str(),
+                               c.session->cookie().c_str()};
+    for (size_t i = from; i < ns.chain.size(); ++i) {
+        ModuleInstance& m = *ns.chain[i];
+        if (!m.hooks.has_connect()) continue;
         ErrorBuffer err;
-        const sb_connect_result r = hooks_.connect(*ns->chain[i], id, info, &err.error);
+        const sb_connect_result r = hooks_.connect(m, id, info, &err.error);
         if (!hub_.find(id)) return;  // the module disconnected it already
         if (r == SB_CONNECT_ACCEPT) continue;
-        // Modules that already accepted hear that the socket is gone: first
-        // the rooms they joined it to are left, as on any disconnect.
-        leave_all_rooms(socket);
-        if (!hub_.find(id)) return;  // a room hook disconnected it
-        for (size_t j = 0; j < i; ++j) hooks_.disconnect(*ns->chain[j], id, "connect rejected");
-        c.sockets.erase(std::find(c.sockets.begin(), c.sockets.end(), &socket));
-        hub_.destroy_socket(&socket);
-        answer.data = "{\"message\":" + sio::json_quote(err.message[0] ? err.message : "Connection rejected") + "}";
-        hub_.send_raw(*c.session, sio::encode_message(answer));
-        return;
+        if (r == SB_CONNECT_PENDING) {
+            std::erase(c.sockets, &socket);  // not the client's until decided
+            auto pending = std::make_unique<PendingConnect>();
+            pending->client = &c;
+            pending->socket = &socket;
+            pending->module = &m;
+            pending->auth = std::move(auth);
+            pending_timeouts_.schedule(pending.get(), config_.connect_timeout_ms);
+            ++c.pending_connects;
+            pending_connects_.emplace(id, std::move(pending));
+            return;
+        }
+        // Modules that already accepted hear that the socket is gone.
+        const std::string message = err.message[0] ? err.message : "Connection rejected";
+        return end_connect(c, socket, std::span(ns.chain.data(), i), "connect rejected", message.c_str());
     }
     hub_.complete_connect(socket);
+}
+
+void SocketIOServer::end_connect(Client& c, Socket& socket, std::span<ModuleInstance* const> told, const char* reason,
+                                 const char* answer) {
+    const sb_socket_id id = socket.id;
+    if (std::find(c.sockets.begin(), c.sockets.end(), &socket) == c.sockets.end()) c.sockets.push_back(&socket);
+    // First the rooms joined so far are left, as on any disconnect.
+    leave_all_rooms(socket);
+    if (!hub_.find(id)) return;  // a room hook disconnected it
+    for (ModuleInstance* m : told) {
+        hooks_.disconnect(*m, id, reason);
+        if (!hub_.find(id)) return;
+    }
+    std::erase(c.sockets, &socket);
+    EngineSession& session = *socket.session;
+    const std::string nsp = socket.ns->name;
+    hub_.destroy_socket(&socket);
+    if (answer) send_connect_error(session, nsp, answer);
+}
+
+std::unique_ptr<SocketIOServer::PendingConnect> SocketIOServer::take_pending(sb_socket_id id) {
+    auto it = pending_connects_.find(id);
+    if (it == pending_connects_.end()) return nullptr;
+    std::unique_ptr<PendingConnect> p = std::move(it->second);
+    pending_connects_.erase(it);
+    pending_timeouts_.cancel(p.get());
+    --p->client->pending_connects;
+    return p;
+}
+
+void SocketIOServer::abandon_pending(sb_socket_id id, const char* reason, const char* answer) {
+    std::unique_ptr<PendingConnect> p = take_pending(id);
+    if (!p) return;
+    Namespace& ns = *p->socket->ns;
+    std::vector<ModuleInstance*> told;
+    if (p->after_reload == PendingConnect::AfterReload::Abort) {
+        for (ModuleInstance* m : ns.chain)
+            if (std::find(p->accepted.begin(), p->accepted.end(), m->name) != p->accepted.end()) told.push_back(m);
+    } else if (const size_t at = position_in_chain(ns, p->module); at < ns.chain.size()) {
+        told.assign(ns.chain.begin(), ns.chain.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+    }
+    end_connect(*p->client, *p->socket, told, reason, answer);
+}
+
+sb_status SocketIOServer::decide_connect(ModuleInstance& m, sb_socket_id id, bool accept, const char* message) {
+    auto it = pending_connects_.find(id);
+    if (it == pending_connects_.end() || it->second->module != &m) return SB_ERR_NOT_FOUND;
+    std::unique_ptr<PendingConnect> p = take_pending(id);
+    Client& c = *p->client;
+    Socket& socket = *p->socket;
+    Namespace& ns = *socket.ns;
+    const size_t at = position_in_chain(ns, &m);
+    if (!accept) {
+        m.rejects_total++;
+        const std::string answer = message && *message ? message : "Connection rejected";
+        end_connect(c, socket, std::span(ns.chain.data(), std::min(at, ns.chain.size())), "connect rejected",
+                    answer.c_str());
+        return SB_OK;
+    }
+    c.sockets.push_back(&socket);
+    run_connect_chain(c, socket, at + 1, std::move(p->auth));
+    return SB_OK;
+}
+
+void SocketIOServer::note_chains_before_reload() {
+    for (auto& [id, p] : pending_connects_) {
+        const Namespace& ns = *p->socket->ns;
+        p->accepted.clear();
+        const size_t at = position_in_chain(ns, p->module);
+        for (size_t i = 0; i < at && i < ns.chain.size(); ++i) p->accepted.push_back(ns.chain[i]->name);
+    }
+}
+
+void SocketIOServer::rebind_pending_connects() {
+    for (auto& [id, p] : pending_connects_) {
+        if (!p->module) continue;
+        ModuleInstance* now = nullptr;
+        for (ModuleInstance* m : p->socket->ns->chain)
+            if (m->name == p->module->name) now = m;
+        if (now == p->module) continue;
+        if (!now) {
+            p->after_reload = PendingConnect::AfterReload::Abort;
+        } else if (!HookDispatcher::can_hand_over(*p->module, *now)) {
+            p->after_reload = PendingConnect::AfterReload::Reoffer;
+        }
+        // With a handover the new instance took the decision over.
+        p->module = now;
+    }
+}
+
+void SocketIOServer::settle_pending_connects() {
+    std::vector<sb_socket_id> reoffer, aborted;
+    for (auto& [id, p] : pending_connects_) {
+        if (p->after_reload == PendingConnect::AfterReload::Reoffer) reoffer.push_back(id);
+        if (p->after_reload == PendingConnect::AfterReload::Abort) aborted.push_back(id);
+    }
+    for (sb_socket_id id : aborted) abandon_pending(id, "connect rejected", "connect aborted by a reload");
+    for (sb_socket_id id : reoffer) {
+        std::unique_ptr<PendingConnect> p = take_pending(id);
+        if (!p) continue;
+        const size_t at = position_in_chain(*p->socket->ns, p->module);
+        p->client->sockets.push_back(p->socket);
+        run_connect_chain(*p->client, *p->socket, at, std::move(p->auth));
+    }
+    for (auto& [id, p] : pending_connects_) p->accepted = {};  // still waiting: for the next reload's note
 }
 
 void SocketIOServer::handle_event(Socket& socket, sio::Packet& p, std::vector<std::string>& attachments) {
@@ -231,6 +387,7 @@ void SocketIOServer::remove_socket(Client& c, Socket* socket, const char* reason
 }
 
 void SocketIOServer::disconnect_socket(sb_socket_id id) {
+    if (pending_connects_.count(id)) return abandon_pending(id, "server namespace disconnect", "Connection rejected");
     Socket* socket = hub_.find(id);
     if (!socket || socket->leaving) return;
     auto* c = static_cast<Client*>(socket->session->upper);

@@ -83,8 +83,10 @@ EngineSession* EngineServer::create_session(std::string_view query, EngineConn& 
     s->remote_address = &c == admitted_conn_ ? std::move(admitted_peer_) : details.peer_address();
     admitted_conn_ = nullptr;
     std::string authorization = details.authorization();
-    if (!query.empty() || !authorization.empty())
-        s->extras = std::make_unique<EngineSession::HandshakeExtras>(std::string(query), std::move(authorization));
+    std::string cookie = details.cookie();
+    if (!query.empty() || !authorization.empty() || !cookie.empty())
+        s->extras = std::make_unique<EngineSession::HandshakeExtras>(std::string(query), std::move(authorization),
+                                                                     std::move(cookie));
     s->heartbeat.owner = s;
     metrics().sessions_opened_total++;
     count_transport(transport, +1);

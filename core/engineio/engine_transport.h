@@ -53,6 +53,9 @@ public:
     virtual ~RequestDetails() = default;
     virtual std::string peer_address() = 0;
     virtual std::string authorization() = 0;
+    // The Cookie header ("" when none); a transport that never carries
+    // cookies keeps this default.
+    virtual std::string cookie() { return {}; }
     // The request was forwarded here by another node, which must not happen
     // twice: nodes that disagree about who owns a session cannot bounce it.
     virtual bool arrived_forwarded() = 0;

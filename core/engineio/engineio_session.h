@@ -46,14 +46,16 @@ public:
 
     std::string remote_address;
     // Most clients send neither extra query parameters nor an Authorization
-    // header: keep them out of line, allocated only when present.
+    // or Cookie header: keep them out of line, allocated only when present.
     struct HandshakeExtras {
         std::string query;          // query parameters other than EIO, transport, sid, t
         std::string authorization;  // Authorization header
+        std::string cookie;         // Cookie header
     };
     std::unique_ptr<HandshakeExtras> extras;
     const std::string& query() const { return extras ? extras->query : empty(); }
     const std::string& authorization() const { return extras ? extras->authorization : empty(); }
+    const std::string& cookie() const { return extras ? extras->cookie : empty(); }
 
     void* upper = nullptr;  // the Socket.IO layer's per-session state
 

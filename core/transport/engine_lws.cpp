@@ -51,6 +51,7 @@ public:
         return p ? std::string(p) : std::string();
     }
     std::string authorization() override { return read_header(wsi_, WSI_TOKEN_HTTP_AUTHORIZATION); }
+    std::string cookie() override { return read_header(wsi_, WSI_TOKEN_HTTP_COOKIE); }
     bool arrived_forwarded() override {
         return lws_hdr_custom_length(wsi_, kForwardedHeader, static_cast<int>(sizeof kForwardedHeader - 1)) > 0;
     }

@@ -7,13 +7,18 @@
 //        the answer's actions (join, leave, emit, data, disconnect) are
 //        applied in order. Anything else — no connection, a timeout, a
 //        non-2xx status, a body that is not the contract — acks UNAVAILABLE.
+//   Connect proxy: with `connect:`, a Socket.IO CONNECT waits (pending, ABI
+//        1.3) for the backend's {allow:true, userId?, claims?, rooms?, data?}
+//        (applied, then accepted) or {allow:false, message} (refused with
+//        that message); no answer in time refuses "backend unavailable".
 //   Webhooks: connect, disconnect, join and leave as batches (webhooks.h).
 //
 // Nothing here blocks the loop: requests go through the host's outbound
 // HTTP client, and every limit (RPCs per socket, in flight per backend, the
 // queue behind them, request and response sizes) answers at once instead of
-// waiting. A reload hands every waiting RPC to the new instance, which
-// adopts the requests in flight, so each client gets exactly one ack.
+// waiting. A reload hands every waiting RPC and connect to the new
+// instance, which adopts the requests in flight, so each client gets
+// exactly one answer.
 // See README.md and docs/backend.md.
 #include "handover.h"
 #include "outbound.h"
@@ -37,6 +42,9 @@
 
 namespace backend {
 namespace {
+
+// What a client refused for want of an answer reads; the reason is logged.
+constexpr const char* kBackendUnavailable = "backend unavailable";
 
 // An RPC from the moment it is accepted until its client is answered.
 struct Rpc {
@@ -67,46 +75,67 @@ public:
         {"binary", SB_CONFIG_STRING, 0, "binary arguments: base64 (forwarded as {\"$binary\": ...}, default) or refuse"},
         {"webhooks", SB_CONFIG_OBJECT, 0,
          "{backend?, path, events?, batch_size?, batch_delay?, max_queue?, retry_initial?, retry_max?}"},
+        {"connect", SB_CONFIG_ANY, 0, "{backend?, path} (or a path): the backend decides each Socket.IO CONNECT"},
     };
 
     Backend(sb::Host host, std::string_view config_json)
         : host_(host), settings_(parse_settings(config_json)), fetch_(host), webhooks_(host, fetch_, settings_),
           load_(settings_.backends.size()) {
         if (!sb::host_has_fetch(host)) throw std::runtime_error("backend needs a host with outbound HTTP (ABI 1.3)");
+        if (settings_.connect.enabled && !host.has_connect_decide())
+            throw std::runtime_error("connect: needs a host that takes pending connects (ABI 1.3)");
     }
 
-    void on_connect(sb_socket_id socket, const sb_connect_info& info) {
+    sb::Verdict on_connect(sb_socket_id socket, const sb_connect_info& info) {
         SocketRecord& r = sockets_[socket];
         r.sid = info.socket_sid ? info.socket_sid : "";
         r.ns = info.namespace_name ? info.namespace_name : "/";
         r.remote = info.remote_address ? info.remote_address : "";
         if (!r.sid.empty()) by_sid_[r.sid] = socket;
-        if (!webhooks_.enabled()) return;
-        if (webhooks_.config().connect) notify(socket, r, "connect", {});
-        // Rooms joined earlier in the chain (auth_jwt's user room) were
-        // reported before the socket was known here: they follow its connect,
-        // so that every leave a backend sees has its join.
-        if (webhooks_.config().join) {
-            const size_t count = host_.api()->rooms_of(host_.ctx(), socket, nullptr, 0);
-            std::vector<const char*> rooms(count);
-            const size_t listed = std::min(count, host_.api()->rooms_of(host_.ctx(), socket, rooms.data(), rooms.size()));
-            std::vector<std::string> names(rooms.begin(), rooms.begin() + static_cast<std::ptrdiff_t>(listed));
-            for (const auto& room : names)
-                notify(socket, sockets_.at(socket), "join", "\"room\":" + sb::json_string(room));
+        if (!settings_.connect.enabled) {
+            announce(socket);
+            return sb::Verdict::pass();
         }
+        const BackendSettings& b = connect_backend();
+        std::string body = connect_body(info, socket_json(host_, socket, r));
+        if (body.size() > settings_.max_request_bytes) {
+            forget(socket);
+            count_connect("too_large");
+            return sb::Refusal("the connect request is larger than the backend accepts");
+        }
+        sb_fetch_id id = 0;
+        const sb_status st =
+            fetch_.start(post_request(b, settings_.connect.path, std::move(body), host_.now_ms()),
+                         [this, socket](const sb::FetchResponse& response) { on_connect_answer(socket, response); }, &id);
+        if (st != SB_OK) {
+            forget(socket);
+            count_connect("unavailable");
+            return sb::Refusal(kBackendUnavailable);
+        }
+        connecting_[socket] = id;
+        return sb::Verdict::pending();
     }
 
     void on_disconnect(sb_socket_id socket, std::string_view reason) {
+        if (auto c = connecting_.find(socket); c != connecting_.end()) {
+            // Ended before the backend answered (closed, timed out): never
+            // announced, so no webhook either.
+            fetch_.cancel(c->second);
+            connecting_.erase(c);
+            count_connect(reason == "connect timeout" ? "timeout" : "abandoned");
+            forget(socket);
+            return;
+        }
         auto it = sockets_.find(socket);
         if (it == sockets_.end()) return;
         if (webhooks_.enabled() && webhooks_.config().disconnect)
             notify(socket, it->second, "disconnect", "\"reason\":" + sb::json_string(reason));
-        if (auto s = by_sid_.find(it->second.sid); s != by_sid_.end() && s->second == socket) by_sid_.erase(s);
-        sockets_.erase(it);
+        forget(socket);
     }
 
     void on_room(sb_socket_id socket, std::string_view room, bool joined) {
         if (!webhooks_.enabled() || !(joined ? webhooks_.config().join : webhooks_.config().leave)) return;
+        if (connecting_.count(socket)) return;  // reported after its connect (announce)
         auto it = sockets_.find(socket);
         if (it == sockets_.end()) return;
         notify(socket, it->second, joined ? "join" : "leave", "\"room\":" + sb::json_string(room));
@@ -156,6 +185,9 @@ public:
         std::vector<uint64_t> keys;
         keys.swap(resume_);
         for (uint64_t key : keys) submit(key);
+        std::vector<sb_socket_id> lost;
+        lost.swap(lost_connects_);
+        for (sb_socket_id socket : lost) refuse_connect(socket, kBackendUnavailable);
     }
 
     std::string export_state() {
@@ -180,6 +212,7 @@ public:
             }
             h.rpcs.push_back(std::move(x));
         }
+        for (const auto& [socket, fetch] : connecting_) h.connects.emplace_back(socket, fetch);
         h.webhooks = webhooks_.handover();
         return export_handover(h);
     }
@@ -216,7 +249,12 @@ public:
             }
             resume_.push_back(key);
         }
-        if (!resume_.empty()) resume_timer_ = host_.start_timer(1);
+        for (const auto& [socket, fetch] : h.connects) {
+            connecting_[socket] = fetch;
+            if (fetch_.adopt(fetch, [this, socket](const sb::FetchResponse& r) { on_connect_answer(socket, r); }) != SB_OK)
+                lost_connects_.push_back(socket);  // refused once the reload is done and the connect waits on us
+        }
+        if (!resume_.empty() || !lost_connects_.empty()) resume_timer_ = host_.start_timer(1);
         if (webhooks_.enabled()) {
             webhooks_.take_over(std::move(h.webhooks));
         } else if (!h.webhooks.batch.empty() || !h.webhooks.queue.empty()) {
@@ -227,6 +265,86 @@ public:
     }
 
 private:
+    const BackendSettings& connect_backend() const { return settings_.backends[settings_.connect.backend]; }
+
+    // Webhooks for a socket now connected here: its connect, then the rooms
+    // it joined before (auth_jwt's user room, the connect proxy's rooms),
+    // so that every leave a backend sees has its join.
+    void announce(sb_socket_id socket) {
+        if (!webhooks_.enabled()) return;
+        if (webhooks_.config().connect) notify(socket, sockets_.at(socket), "connect", {});
+        if (webhooks_.config().join) {
+            const size_t count = host_.api()->rooms_of(host_.ctx(), socket, nullptr, 0);
+            std::vector<const char*> rooms(count);
+            const size_t listed = std::min(count, host_.api()->rooms_of(host_.ctx(), socket, rooms.data(), rooms.size()));
+            std::vector<std::string> names(rooms.begin(), rooms.begin() + static_cast<std::ptrdiff_t>(listed));
+            for (const auto& room : names)
+                notify(socket, sockets_.at(socket), "join", "\"room\":" + sb::json_string(room));
+        }
+    }
+
+    void forget(sb_socket_id socket) {
+        auto it = sockets_.find(socket);
+        if (it == sockets_.end()) return;
+        if (auto s = by_sid_.find(it->second.sid); s != by_sid_.end() && s->second == socket) by_sid_.erase(s);
+        sockets_.erase(it);
+    }
+
+    void count_connect(const char* outcome) {
+        const std::string labels = "backend=\"" + connect_backend().name + "\",outcome=\"" + outcome + "\"";
+        host_.api()->counter_add(host_.ctx(), "backend_connects", labels.c_str(), 1);
+    }
+
+    void refuse_connect(sb_socket_id socket, const std::string& message) {
+        connecting_.erase(socket);
+        forget(socket);
+        host_.connect_decide(socket, false, message);
+    }
+
+    // The backend's answer to a connect: identity, rooms and data applied,
+    // then the connect accepted; or refused with its message.
+    void on_connect_answer(sb_socket_id socket, const sb::FetchResponse& response) {
+        if (!connecting_.count(socket)) return;
+        if (!host_.api()->namespace_of(host_.ctx(), socket)) {
+            // The host ended the connect without telling this instance (a
+            // reload took the module out of the socket's chain).
+            connecting_.erase(socket);
+            forget(socket);
+            return count_connect("abandoned");
+        }
+        std::string why = failure_of(connect_backend(), response);
+        std::optional<ConnectReply> reply;
+        if (why.empty()) {
+            std::string broken;
+            reply = parse_connect_reply(response.body, broken);
+            if (!reply) why = "backend '" + connect_backend().name + "' answered outside the contract: " + broken;
+        }
+        if (!why.empty()) {
+            host_.log(SB_LOG_WARN, "connect refused: " + why);
+            count_connect("unavailable");
+            return refuse_connect(socket, kBackendUnavailable);
+        }
+        if (!reply->allow) {
+            count_connect("denied");
+            return refuse_connect(socket, reply->message.empty() ? "Connection rejected" : reply->message);
+        }
+        if (reply->user_id || reply->claims_json) {
+            // What the backend leaves out keeps what auth_jwt (say) set.
+            const char* current = host_.user_of(socket);
+            const std::string user = reply->user_id ? *reply->user_id : current ? current : "";
+            const std::string claims = reply->claims_json ? *reply->claims_json : host_.claims_of(socket);
+            host_.api()->set_identity(host_.ctx(), socket, user.empty() ? nullptr : user.c_str(), claims.c_str());
+        }
+        for (const auto& room : reply->rooms) host_.join(socket, room);
+        set_data(socket, reply->data);
+        // A room hook may have ended the connect meanwhile.
+        if (!connecting_.count(socket)) return;
+        connecting_.erase(socket);
+        count_connect("allowed");
+        announce(socket);
+        host_.connect_decide(socket, true);
+    }
+
     SocketRecord& record_of(sb_socket_id socket, const char* ns) {
         auto it = sockets_.find(socket);
         if (it != sockets_.end()) return it->second;
@@ -407,6 +525,9 @@ private:
     uint64_t next_key_ = 1;
     std::vector<uint64_t> resume_;  // handed over by a reload, sent once it is done
     sb_timer_id resume_timer_ = 0;
+    // Connects waiting for the backend, by socket: the request in flight.
+    std::unordered_map<sb_socket_id, sb_fetch_id> connecting_;
+    std::vector<sb_socket_id> lost_connects_;  // handed over without their request: refused after the reload
 };
 
 }  // namespace

@@ -98,6 +98,15 @@ std::string export_handover(const Handover& h) {
         w.EndObject();
     }
     w.EndArray();
+    w.Key("connects");
+    w.StartArray();
+    for (const auto& [socket, fetch] : h.connects) {
+        w.StartArray();
+        w.Uint64(socket);
+        w.Uint64(fetch);
+        w.EndArray();
+    }
+    w.EndArray();
     w.Key("webhooks");
     w.StartObject();
     put(w, "prefix", h.webhooks.id_prefix);
@@ -148,6 +157,14 @@ Handover import_handover(std::string_view bytes) {
         x.path = text(r, "path");
         x.body = text(r, "body");
         h.rpcs.push_back(std::move(x));
+    }
+    if (auto connects = d.FindMember("connects"); connects != d.MemberEnd()) {
+        if (!connects->value.IsArray()) throw std::runtime_error("backend state: connects is not a list");
+        for (const auto& c : connects->value.GetArray()) {
+            if (!c.IsArray() || c.Size() != 2 || !c[0].IsUint64() || !c[1].IsUint64())
+                throw std::runtime_error("backend state: a pending connect is malformed");
+            h.connects.emplace_back(c[0].GetUint64(), c[1].GetUint64());
+        }
     }
     const rapidjson::Value& wh = field(d, "webhooks");
     h.webhooks.id_prefix = text(wh, "prefix");

@@ -2,8 +2,9 @@
 // client waits forever for an ack and no webhook event is lost: the sockets
 // it knows (their Socket.IO ids, namespaces, addresses and the data keys
 // backends set), every RPC still waiting (the request id of one in flight,
-// which the new instance adopts, or the request itself while queued), and
-// the webhook sender's batch and queue. Tagged and versioned
+// which the new instance adopts, or the request itself while queued), the
+// connects waiting for the backend (their requests adopted the same way),
+// and the webhook sender's batch and queue. Tagged and versioned
 // ("backend/1\n" then JSON); anything else is refused, which cancels the
 // reload.
 #ifndef SWITCHBOARD_BACKEND_HANDOVER_H
@@ -34,6 +35,9 @@ struct Handover {
     std::vector<std::pair<sb_socket_id, SocketRecord>> sockets;
     std::vector<HandedRpc> rpcs;
     WebhookHandover webhooks;
+    // Connects waiting for the backend: the socket and the request in
+    // flight. Absent from the state of a version without the connect proxy.
+    std::vector<std::pair<sb_socket_id, sb_fetch_id>> connects;
 };
 
 std::string export_handover(const Handover& h);

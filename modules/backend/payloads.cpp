@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 
 namespace backend {
@@ -34,6 +36,33 @@ std::string base64(const uint8_t* data, size_t len) {
 }
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// The host hands the query over already decoded (libwebsockets decodes
+// each argument), pairs joined by '&': split, do not decode again.
+std::string query_json(std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> params;
+    while (!query.empty()) {
+        const size_t amp = query.find('&');
+        const std::string_view part = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (part.empty()) continue;
+        const size_t eq = part.find('=');
+        std::string name(part.substr(0, eq));
+        std::string value = eq == std::string_view::npos ? std::string() : std::string(part.substr(eq + 1));
+        auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+        if (it != params.end()) it->second = std::move(value);
+        else params.emplace_back(std::move(name), std::move(value));
+    }
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    for (const auto& [name, value] : params) {
+        w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+        w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
 
 // Writes `v`, replacing binary placeholders by their bytes in base64.
 void write_with_binary(const rapidjson::Value& v, const sb_event& ev, Writer& w) {
@@ -101,6 +130,28 @@ std::string rpc_body(std::string_view event, std::string_view args_json, std::st
     std::string out = "{\"type\":\"rpc\",\"event\":" + sb::json_string(event) + ",\"args\":";
     out.append(args_json);
     out += ",\"socket\":";
+    out.append(socket_json);
+    return out + "}";
+}
+
+std::string connect_body(const sb_connect_info& info, std::string_view socket_json) {
+    // The CONNECT payload is a JSON object in Socket.IO v5; anything else
+    // reads as none.
+    std::string auth = "{}";
+    if (info.auth_json) {
+        rapidjson::Document d;
+        d.Parse(info.auth_json);
+        if (!d.HasParseError() && d.IsObject()) auth = info.auth_json;
+    }
+    const bool has_cookie = info.struct_size >= offsetof(sb_connect_info, cookie) + sizeof info.cookie && info.cookie &&
+                            *info.cookie;
+    const bool has_authorization = info.authorization && *info.authorization;
+    std::string headers = "{";
+    if (has_cookie) headers += "\"cookie\":" + sb::json_string(info.cookie);
+    if (has_authorization) headers += std::string(has_cookie ? "," : "") + "\"authorization\":" + sb::json_string(info.authorization);
+    headers += "}";
+    std::string out = "{\"type\":\"connect\",\"auth\":" + auth + ",\"headers\":" + headers +
+                      ",\"query\":" + query_json(info.query ? info.query : "") + ",\"socket\":";
     out.append(socket_json);
     return out + "}";
 }

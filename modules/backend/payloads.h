@@ -1,6 +1,6 @@
 // The JSON this module writes: the `socket` object every request carries,
-// the RPC request body (with binary arguments as base64), webhook events
-// and the acks clients get. One place, so that the shapes match
+// the RPC and connect request bodies (binary arguments as base64), webhook
+// events and the acks clients get. One place, so that the shapes match
 // docs/backend.md and docs/events.md.
 #ifndef SWITCHBOARD_BACKEND_PAYLOADS_H
 #define SWITCHBOARD_BACKEND_PAYLOADS_H
@@ -34,6 +34,12 @@ std::string socket_json(const sb::Host& host, sb_socket_id socket, const SocketR
 std::string args_with_binary(const sb_event& event);
 
 std::string rpc_body(std::string_view event, std::string_view args_json, std::string_view socket_json);
+
+// {"type":"connect","auth","headers","query","socket"} for a connect
+// proxied to the backend: the CONNECT payload, the handshake's Cookie and
+// Authorization headers (only those sent), its query parameters as an
+// object (the last of repeated names wins).
+std::string connect_body(const sb_connect_info& info, std::string_view socket_json);
 
 // One webhook event: {"id","name","ts","socket", ...extra members}.
 std::string webhook_event(std::string_view id, std::string_view name, uint64_t ts_ms, std::string_view socket_json,

@@ -64,6 +64,20 @@ bool parse_emit(const rapidjson::Value& v, EmitAction& e, std::string& why) {
     return true;
 }
 
+// {key: value}: a string is stored as is, null unsets, anything else is
+// stored as its JSON text.
+bool parse_data(const rapidjson::Value& arg, std::vector<DataEntry>& out, std::string& why) {
+    if (!arg.IsObject()) return why = "data: expected {key: value}", false;
+    for (auto it = arg.MemberBegin(); it != arg.MemberEnd(); ++it) {
+        DataEntry d{str(it->name), std::nullopt, false};
+        if (d.key.empty()) return why = "data: a key is empty", false;
+        if (it->value.IsString()) d.value = str(it->value);
+        else if (!it->value.IsNull()) d.value = json_of(it->value), d.is_json = true;
+        out.push_back(std::move(d));
+    }
+    return true;
+}
+
 bool parse_action(const rapidjson::Value& v, Action& a, std::string& why) {
     if (!v.IsObject() || v.MemberCount() != 1)
         return why = "an action is an object with one of join, leave, emit, data, disconnect", false;
@@ -80,16 +94,8 @@ bool parse_action(const rapidjson::Value& v, Action& a, std::string& why) {
         return parse_emit(arg, a.emit, why);
     }
     if (kind == "data") {
-        if (!arg.IsObject()) return why = "data: expected {key: value}", false;
         a.kind = Action::Kind::data;
-        for (auto it = arg.MemberBegin(); it != arg.MemberEnd(); ++it) {
-            DataEntry d{str(it->name), std::nullopt, false};
-            if (d.key.empty()) return why = "data: a key is empty", false;
-            if (it->value.IsString()) d.value = str(it->value);
-            else if (!it->value.IsNull()) d.value = json_of(it->value), d.is_json = true;
-            a.data.push_back(std::move(d));
-        }
-        return true;
+        return parse_data(arg, a.data, why);
     }
     if (kind == "disconnect") {
         if (!arg.IsBool()) return why = "disconnect: expected true", false;
@@ -131,6 +137,42 @@ std::optional<Reply> parse_reply(std::string_view body, std::string& why) {
             r.actions.push_back(std::move(a));
         }
     }
+    return r;
+}
+
+std::optional<ConnectReply> parse_connect_reply(std::string_view body, std::string& why) {
+    rapidjson::Document d;
+    d.Parse(body.data(), body.size());
+    if (d.HasParseError()) return why = "the answer is not JSON", std::nullopt;
+    if (!d.IsObject()) return why = "the answer is not a JSON object", std::nullopt;
+    ConnectReply r;
+    auto allow = d.FindMember("allow");
+    if (allow == d.MemberEnd() || !allow->value.IsBool()) return why = "allow is missing or not true/false", std::nullopt;
+    r.allow = allow->value.GetBool();
+    if (!r.allow) {
+        if (auto m = d.FindMember("message"); m != d.MemberEnd() && !m->value.IsNull()) {
+            if (!m->value.IsString()) return why = "message is not a string", std::nullopt;
+            r.message = str(m->value).substr(0, kMaxMessageBytes);
+        }
+        return r;
+    }
+    if (auto u = d.FindMember("userId"); u != d.MemberEnd() && !u->value.IsNull()) {
+        if (!u->value.IsString() || u->value.GetStringLength() == 0)
+            return why = "userId is not a non-empty string", std::nullopt;
+        r.user_id = str(u->value);
+    }
+    if (auto c = d.FindMember("claims"); c != d.MemberEnd() && !c->value.IsNull()) {
+        if (!c->value.IsObject()) return why = "claims is not an object", std::nullopt;
+        r.claims_json = json_of(c->value);
+    }
+    if (auto rooms = d.FindMember("rooms"); rooms != d.MemberEnd()) {
+        if (!rooms->value.IsArray()) return why = "rooms is not a list of room names", std::nullopt;
+        for (const auto& room : rooms->value.GetArray()) {
+            if (!room.IsString() || room.GetStringLength() == 0) return why = "rooms holds something other than a room name", std::nullopt;
+            r.rooms.push_back(str(room));
+        }
+    }
+    if (auto data = d.FindMember("data"); data != d.MemberEnd() && !parse_data(data->value, r.data, why)) return std::nullopt;
     return r;
 }
 

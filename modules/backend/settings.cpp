@@ -167,6 +167,24 @@ void parse_webhooks(Settings& s, const rapidjson::Value& v) {
     if (w.retry_max_ms < w.retry_initial_ms) refuse(key + ".retry_max", "must not be below retry_initial");
 }
 
+// `connect: /path` or `connect: {backend?, path}`.
+void parse_connect(Settings& s, const rapidjson::Value& v) {
+    const std::string key = "connect";
+    ConnectSettings& c = s.connect;
+    c.enabled = true;
+    if (v.IsString()) {
+        c.backend = backend_ref(s, nullptr, key + ".backend");
+        c.path = path_of(v, key);
+        return;
+    }
+    if (!v.IsObject()) refuse(key, "expected a path, or {backend?, path}");
+    check_keys(v, key, {"backend", "path"});
+    c.backend = backend_ref(s, member(v, "backend"), key + ".backend");
+    const auto* path = member(v, "path");
+    if (!path) refuse(key + ".path", "missing");
+    c.path = path_of(*path, key + ".path");
+}
+
 }  // namespace
 
 const RpcRule* Settings::match(std::string_view event) const {
@@ -222,6 +240,7 @@ Settings parse_settings(std::string_view config_json) {
         else refuse("binary", "expected base64 or refuse, got '" + b + "'");
     }
     if (const auto* w = member(cfg, "webhooks")) parse_webhooks(s, *w);
+    if (const auto* c = member(cfg, "connect")) parse_connect(s, *c);
     return s;
 }
 

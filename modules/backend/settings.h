@@ -1,7 +1,8 @@
 // The backend module's configuration, parsed and checked once when the
 // module is created: the backends (where, how to sign, how long to wait, how
 // much to send at once), which client events go to which backend path, the
-// per-socket and per-request limits, and the webhook stream. See README.md.
+// per-socket and per-request limits, the webhook stream and the connect
+// proxy. See README.md.
 #ifndef SWITCHBOARD_BACKEND_SETTINGS_H
 #define SWITCHBOARD_BACKEND_SETTINGS_H
 
@@ -47,6 +48,13 @@ struct WebhookSettings {
     uint64_t retry_max_ms = 30000;
 };
 
+// The connect proxy: a Socket.IO CONNECT is decided by the backend.
+struct ConnectSettings {
+    bool enabled = false;
+    size_t backend = 0;
+    std::string path;
+};
+
 struct Settings {
     std::vector<BackendSettings> backends;
     std::vector<RpcRule> rpc;  // first match wins
@@ -54,6 +62,7 @@ struct Settings {
     size_t max_request_bytes = 65536;
     bool binary_as_base64 = true;  // false: events with binary arguments are refused (INVALID)
     WebhookSettings webhooks;
+    ConnectSettings connect;
 
     const RpcRule* match(std::string_view event) const;
     std::optional<size_t> backend_named(std::string_view name) const;

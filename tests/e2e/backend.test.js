@@ -730,7 +730,7 @@ if (IS_SWITCHBOARD) {
       }
     }
 
-    /** Runs conf/examples/backend.yaml against the example backend on `port`; one RPC, one webhook. */
+    /** Runs conf/examples/backend.yaml against the example backend on `port`: connects, one RPC, webhooks. */
     async function exercise(port, child) {
       const yamlPort = await closedPort();
       const config = exampleYaml
@@ -742,9 +742,17 @@ if (IS_SWITCHBOARD) {
       const sb = startChild(path.resolve(process.env.SWITCHBOARD_BIN), ['-c', file, '--modules-path', path.resolve(process.env.SWITCHBOARD_MODULES)], {});
       await listening(yamlPort, sb);
       const handle = { url: `http://127.0.0.1:${yamlPort}`, path: '/socket.io/', port: yamlPort };
-      const s = await c.connectClient(handle, { transports: ['websocket'] });
+      // The example's connect proxy: a name in the CONNECT payload or a
+      // session cookie makes the user; nothing is refused with its message.
+      const anonymous = c.createClient(handle, { transports: ['websocket'] });
+      await assert.rejects(c.connected(anonymous), /sign in first/);
+      const byCookie = await c.connectClient(handle, { transports: ['polling'], extraHeaders: { cookie: 'session=bea' } });
+      assert.equal((await rpc(byCookie, 'order:create', [{ item: 'pen' }])).result.by, 'bea');
+      byCookie.disconnect();
+      const s = await c.connectClient(handle, { transports: ['websocket'], auth: { name: 'ann' } });
       const answer = await rpc(s, 'order:create', [{ item: 'book', quantity: 2 }]);
       assert.equal(answer.ok, true, JSON.stringify(answer));
+      assert.equal(answer.result.by, 'ann');
       assert.equal(answer.result.item, 'book');
       assert.equal(answer.result.quantity, 2);
       assert.match(String(answer.result.orderId), /.+/);
@@ -767,7 +775,7 @@ if (IS_SWITCHBOARD) {
       assert.match(String(out), /test is successful/);
     });
 
-    test('the Node example answers an RPC and verifies webhooks', async () => {
+    test('the Node example decides connects, answers an RPC and verifies webhooks', async () => {
       const file = path.join(dir, 'backend.js');
       fs.writeFileSync(file, block('js', '// backend.js'));
       const port = await closedPort();
@@ -776,7 +784,7 @@ if (IS_SWITCHBOARD) {
       await exercise(port, child);
     });
 
-    test('the Python example answers an RPC and verifies webhooks', async () => {
+    test('the Python example decides connects, answers an RPC and verifies webhooks', async () => {
       const file = path.join(dir, 'backend.py');
       fs.writeFileSync(file, block('python', '# backend.py'));
       const port = await closedPort();

@@ -63,7 +63,9 @@ class FakeDetails final : public RequestDetails {
 public:
     std::string peer_address() override { return "192.0.2.7"; }
     std::string authorization() override { return ""; }
+    std::string cookie() override { return cookie_header; }
     bool arrived_forwarded() override { return false; }
+    std::string cookie_header;
 };
 
 class RecordingListener final : public SessionListener {
@@ -369,6 +371,25 @@ TEST_F(EngineServerTest, WebSocketSessionClosesOnAProtocolError) {
     EXPECT_EQ(engine_->on_ws_message(ws, "9junk", false), WsVerdict::DropProtocolError);
     EXPECT_EQ(listener_.closed, (std::vector<std::string>{"parse error"}));
     EXPECT_EQ(engine_->session_count(), 0u);
+}
+
+// The handshake's Cookie header is kept for the Socket.IO layer's
+// connect_info, out of line and only when the client sent one.
+TEST_F(EngineServerTest, HandshakeKeepsTheCookieHeaderOnlyWhenSent) {
+    const std::string plain = handshake();
+    const EngineSession* without = engine_->find_session(plain);
+    ASSERT_NE(without, nullptr);
+    EXPECT_EQ(without->extras, nullptr);
+    EXPECT_EQ(without->cookie(), "");
+
+    details_.cookie_header = "session=abc; theme=dark";
+    const std::string with_cookie = handshake();
+    const EngineSession* with = engine_->find_session(with_cookie);
+    ASSERT_NE(with, nullptr);
+    ASSERT_NE(with->extras, nullptr);
+    EXPECT_EQ(with->cookie(), "session=abc; theme=dark");
+    EXPECT_EQ(with->authorization(), "");
+    EXPECT_EQ(with->query(), "");
 }
 
 }  // namespace

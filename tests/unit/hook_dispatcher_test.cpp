@@ -17,7 +17,8 @@ sb_event_result next_result = SB_EVENT_CONTINUE;
 void on_room(void*, sb_socket_id, const char*, int) { ++rooms_heard; }
 void on_http(void*, const sb_http_request*, sb_http_response*) { ++https_heard; }
 sb_event_result on_event(void*, sb_socket_id, const sb_event*, sb_error*) { return next_result; }
-sb_connect_result on_connect(void*, sb_socket_id, const sb_connect_info*, sb_error*) { return SB_CONNECT_REJECT; }
+sb_connect_result next_connect = SB_CONNECT_REJECT;
+sb_connect_result on_connect(void*, sb_socket_id, const sb_connect_info*, sb_error*) { return next_connect; }
 
 sb_module_descriptor full_descriptor() {
     sb_module_descriptor d{};
@@ -37,6 +38,7 @@ protected:
         rooms_heard = 0;
         https_heard = 0;
         next_result = SB_EVENT_CONTINUE;
+        next_connect = SB_CONNECT_REJECT;
     }
     sb::HookDispatcher hooks;
 };
@@ -85,6 +87,12 @@ TEST_F(HookDispatcherTest, CountsWhatEachEventAnswerMeans) {
     sb::ErrorBuffer err;
     const sb_connect_info info{};
     EXPECT_EQ(hooks.connect(m, 1, info, &err.error), SB_CONNECT_REJECT);
+    EXPECT_EQ(m.rejects_total, 2u);
+    // A connect left pending (ABI 1.3) is not a rejection, whatever comes of it.
+    next_connect = SB_CONNECT_PENDING;
+    EXPECT_EQ(hooks.connect(m, 2, info, &err.error), SB_CONNECT_PENDING);
+    next_connect = SB_CONNECT_ACCEPT;
+    EXPECT_EQ(hooks.connect(m, 3, info, &err.error), SB_CONNECT_ACCEPT);
     EXPECT_EQ(m.rejects_total, 2u);
 }
 

@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 3 /* ABI 1.3: SB_TARGET_VOLATILE, fetch */
+#define SB_ABI_MINOR 3 /* ABI 1.3: SB_TARGET_VOLATILE, fetch, pending connects, handshake cookie */
 
 /* The one symbol every module exports. It returns a pointer to a static,
  * constant descriptor; the host calls it once per load. */
@@ -85,7 +85,11 @@ typedef enum sb_event_result {
 /* What a connect hook decides. */
 typedef enum sb_connect_result {
     SB_CONNECT_ACCEPT = 0,
-    SB_CONNECT_REJECT = 1 /* CONNECT_ERROR with the message written to `error` */
+    SB_CONNECT_REJECT = 1, /* CONNECT_ERROR with the message written to `error` */
+    /* ABI 1.3: decided later with host->connect_decide (see there). Only
+     * return it after checking that host->struct_size covers connect_decide:
+     * an older host takes any value but ACCEPT as a rejection. */
+    SB_CONNECT_PENDING = 2
 } sb_connect_result;
 
 typedef enum sb_log_level {
@@ -171,6 +175,8 @@ typedef struct sb_connect_info {
     const char *remote_address; /* peer IP as text */
     const char *query;          /* handshake query parameters ("a=1&b=2"), without EIO, transport, sid and t */
     const char *authorization;  /* handshake Authorization header; "" when none */
+    /* ABI 1.3 (read only when struct_size covers it) */
+    const char *cookie;         /* handshake Cookie header; "" when none */
 } sb_connect_info;
 
 /* A new Engine.IO session is being opened (before any namespace), offered
@@ -534,6 +540,34 @@ typedef struct sb_host_api {
      * the new instance's `cb` instead of being dropped with the old one.
      * SB_ERR_NOT_FOUND when it already ended or belongs to another module. */
     sb_status (*fetch_adopt)(sb_module_ctx *ctx, sb_fetch_id id, sb_fetch_cb cb, void *user_data);
+
+    /* Decides a connect this module's on_connect left pending
+     * (SB_CONNECT_PENDING), typically from a fetch callback. While pending,
+     * the namespace's chain is paused at this module: the socket exists for
+     * host functions (set_identity, join, socket_set, emit — output is held
+     * back), but it is not connected: the client has no answer yet, and a
+     * packet it sends for that namespace closes its connection, as for a
+     * namespace it has not joined.
+     * accept != 0: the chain resumes at the next module, then the client
+     * gets the CONNECT answer (with any output held back). accept == 0: the
+     * client gets CONNECT_ERROR with `message` (NULL or "": "Connection
+     * rejected"); the modules before this one hear on_disconnect
+     * "connect rejected" after the socket leaves its rooms, as for a
+     * rejection returned by on_connect. Either way the chain runs before this
+     * returns, so the socket may be gone by then.
+     * SB_ERR_NOT_FOUND when the socket has no connect pending on this
+     * module: decided already, or it ended first. A pending connect ends
+     * without a decision when the connection closes (on_disconnect with the
+     * close reason), after socketio.connect_timeout (the client gets
+     * CONNECT_ERROR "connect timeout"; on_disconnect "connect timeout"), or
+     * when a module disconnects the socket; this module and the ones before
+     * it hear on_disconnect then. On a reload that replaces this module, the
+     * connect waits for the new instance when state was handed over
+     * (export_state/import_state: hand your pending connects over), else
+     * the new instance's on_connect is asked again; a reload that takes the
+     * module out of the namespace's chain rejects the connect with
+     * "connect aborted by a reload". */
+    sb_status (*connect_decide)(sb_module_ctx *ctx, sb_socket_id socket, int accept, const char *message);
 } sb_host_api;
 
 /* The module's descriptor. NULL hooks are not used. Fields are only ever
@@ -554,7 +588,8 @@ typedef struct sb_module_descriptor {
     /* Free the state. Timers are already stopped. */
     void (*destroy)(void *state);
 
-    /* A client connects to a namespace whose chain holds this module. */
+    /* A client connects to a namespace whose chain holds this module.
+     * SB_CONNECT_PENDING (ABI 1.3): decided later with host->connect_decide. */
     sb_connect_result (*on_connect)(void *state, sb_socket_id socket,
                                     const sb_connect_info *info, sb_error *error);
     /* A client event arrives; see sb_event_result. */

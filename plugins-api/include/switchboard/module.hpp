@@ -21,7 +21,8 @@
 //   void on_connect(sb_socket_id, const sb_connect_info&)         throw sb::Refusal to refuse
 //   bool on_event(sb_socket_id, const sb_event&)                  true = handled, false = next module
 //   (on_handshake, on_connect and on_event may return an sb::Verdict instead,
-//   to refuse without throwing)
+//   to refuse without throwing; on_connect may return sb::Verdict::pending()
+//   and decide later with Host::connect_decide)
 //   void on_disconnect(sb_socket_id, std::string_view reason)
 //   void on_timer(sb_timer_id, void* user_data)
 //   void on_room(sb_socket_id, std::string_view room, bool joined)
@@ -107,16 +108,26 @@ public:
         v.handled_ = true;
         return v;
     }
+    // on_connect only (ABI 1.3): not decided yet; the module decides later
+    // with Host::connect_decide. Return it only when
+    // Host::has_connect_decide() (an older host takes it as a rejection).
+    static Verdict pending() {
+        Verdict v;
+        v.pending_ = true;
+        return v;
+    }
     // Refused, as if `refusal` had been thrown. Implicit, so that a hook
     // can `return sb::Refusal(...)`.
     Verdict(Refusal refusal) : refusal_(std::move(refusal)) {}
 
     bool is_handled() const { return handled_; }
+    bool is_pending() const { return pending_; }
     const Refusal* refusal() const { return refusal_ ? &*refusal_ : nullptr; }
 
 private:
     Verdict() = default;
     bool handled_ = false;
+    bool pending_ = false;
     std::optional<Refusal> refusal_;
 };
 
@@ -180,6 +191,20 @@ public:
     // at /metrics; `labels` is "" or Prometheus pairs such as kind="event".
     sb_status counter_add(const char* name, const char* labels = "", uint64_t delta = 1) const {
         return api_->counter_add(ctx_, name, labels, delta);
+    }
+
+    // Whether the host takes pending connects (ABI 1.3: SB_CONNECT_PENDING
+    // and connect_decide).
+    bool has_connect_decide() const {
+        return api_->struct_size >= offsetof(sb_host_api, connect_decide) + sizeof api_->connect_decide;
+    }
+    // Decides a connect on_connect left pending (see connect_decide in
+    // module.h): accepted, or refused with `message` for the client.
+    // SB_ERR_NOT_FOUND when it is not pending on this module (any more);
+    // SB_ERR_UNAVAILABLE from a host older than ABI 1.3.
+    sb_status connect_decide(sb_socket_id socket, bool accept, const std::string& message = {}) const {
+        if (!has_connect_decide()) return SB_ERR_UNAVAILABLE;
+        return api_->connect_decide(ctx_, socket, accept ? 1 : 0, message.c_str());
     }
 
     sb_module_ctx* ctx() const { return ctx_; }
@@ -301,6 +326,7 @@ sb_connect_result on_connect(void* state, sb_socket_id socket, const sb_connect_
                 fill(error, *r);
                 return SB_CONNECT_REJECT;
             }
+            if (v.is_pending()) return SB_CONNECT_PENDING;
         } else {
             self<T>(state).on_connect(socket, *info);
         }
