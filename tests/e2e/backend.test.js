@@ -793,7 +793,7 @@ if (IS_SWITCHBOARD) {
       await exercise(port, child);
     });
 
-    test('the Go example builds, answers an RPC and verifies webhooks', { timeout: 120000 }, async () => {
+    test('the Go example builds, decides connects, answers an RPC and verifies webhooks', { timeout: 120000 }, async () => {
       const file = path.join(dir, 'backend.go');
       fs.writeFileSync(file, block('go', '// backend.go'));
       const binary = path.join(dir, 'backend-go');
