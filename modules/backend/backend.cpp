@@ -20,6 +20,7 @@
 // instance, which adopts the requests in flight, so each client gets
 // exactly one answer.
 // See README.md and docs/backend.md.
+#include "actions.h"
 #include "handover.h"
 #include "outbound.h"
 #include "payloads.h"
@@ -485,33 +486,12 @@ private:
     void emit(sb_socket_id socket, const EmitAction& e) {
         auto rec = sockets_.find(socket);
         const char* ns_now = host_.api()->namespace_of(host_.ctx(), socket);
-        const std::string ns = rec != sockets_.end() ? rec->second.ns : ns_now ? ns_now : "/";
-        const bool targeted = !e.rooms.empty() || !e.users.empty() || e.socket;
-        if (!e.rooms.empty()) host_.broadcast(ns, e.rooms, e.event, e.args_json);
-        for (const auto& user : e.users)
-            host_.api()->emit_to_user(host_.ctx(), ns.c_str(), user.c_str(), 0, e.event.c_str(), e.args_json.data(),
-                                      e.args_json.size());
-        if (e.socket) {
-            if (auto to = by_sid_.find(*e.socket); to != by_sid_.end()) host_.emit(to->second, e.event, e.args_json);
-        }
-        if (!targeted) host_.emit(socket, e.event, e.args_json);
+        emit_action(host_, rec != sockets_.end() ? rec->second.ns : ns_now ? ns_now : "/", socket, e, by_sid_);
     }
 
     void set_data(sb_socket_id socket, const std::vector<DataEntry>& data) {
         auto rec = sockets_.find(socket);
-        for (const DataEntry& d : data) {
-            host_.api()->socket_set(host_.ctx(), socket, d.key.c_str(), d.value ? d.value->c_str() : nullptr);
-            if (rec == sockets_.end()) continue;
-            auto& keys = rec->second.data_keys;
-            auto k = std::find_if(keys.begin(), keys.end(), [&](const auto& kv) { return kv.first == d.key; });
-            if (!d.value) {
-                if (k != keys.end()) keys.erase(k);
-            } else if (k != keys.end()) {
-                k->second = d.is_json;
-            } else {
-                keys.emplace_back(d.key, d.is_json);
-            }
-        }
+        set_socket_data(host_, socket, data, rec != sockets_.end() ? &rec->second.data_keys : nullptr);
     }
 
     sb::Host host_;
