@@ -16,52 +16,13 @@ const { IS_SWITCHBOARD, startServer } = require('./lib/server');
 const c = require('./lib/client');
 const { ADMIN_TOKEN, authJwtConfig, connectAs, reload } = require('./lib/auth');
 const { BackendApp, verifySignature } = require('./lib/backend_app');
+const { delay, closedPort, rpc, metrics, metricValue, inFlightDrains } = require('./lib/backend_helpers');
 
 const SIGNING_SECRET = 'backend-signing-secret-0123456789';
 const ROOT = path.join(__dirname, '..', '..');
 // Heartbeats slow enough that a loaded machine does not drop a client while
 // a test waits for a slow backend.
 const ENGINEIO = { ping_interval: '5s', ping_timeout: '10s' };
-
-function delay(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A port nothing listens on (bound, then closed). */
-function closedPort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** The first ack argument of `event` with `args`. */
-async function rpc(socket, event, args = [], timeout = 5000) {
-  return (await c.ack(socket, event, args, timeout))[0];
-}
-
-async function metrics(server) {
-  return (await c.request(server, { path: '/metrics' })).body;
-}
-
-function metricValue(text, name, labels) {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
-/** Resolves once every switchboard_http_client_in_flight gauge reads 0. */
-async function inFlightDrains(server, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const gauges = (await metrics(server)).split('\n').filter((l) => l.startsWith('switchboard_http_client_in_flight{'));
-    if (gauges.length > 0 && gauges.every((l) => l.endsWith(' 0'))) return gauges;
-    if (Date.now() > deadline) assert.fail(`in-flight gauges did not return to 0:\n${gauges.join('\n')}`);
-    await delay(50); // metrics poll: nothing to await but the next reading
-  }
-}
 
 /** What the test backend answers, by event name (and the webhook path). */
 function standardHandler(app) {

@@ -13,64 +13,14 @@
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const { IS_SWITCHBOARD, startServer } = require('./lib/server');
 const c = require('./lib/client');
 const { ADMIN_TOKEN, authJwtConfig, token, reload } = require('./lib/auth');
 const { BackendApp } = require('./lib/backend_app');
+const { delay, closedPort, rpc, metrics, metricValue, inFlightDrains, counterReaches } = require('./lib/backend_helpers');
 
 const SIGNING_SECRET = 'connect-proxy-secret-0123456789';
 const ENGINEIO = { ping_interval: '5s', ping_timeout: '10s' };
-
-function delay(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function closedPort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function rpc(socket, event, args = [], timeout = 5000) {
-  return (await c.ack(socket, event, args, timeout))[0];
-}
-
-async function metrics(server) {
-  return (await c.request(server, { path: '/metrics' })).body;
-}
-
-function metricValue(text, name, labels) {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
-/** Resolves once every switchboard_http_client_in_flight gauge reads 0. */
-async function inFlightDrains(server, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const gauges = (await metrics(server)).split('\n').filter((l) => l.startsWith('switchboard_http_client_in_flight{'));
-    if (gauges.length > 0 && gauges.every((l) => l.endsWith(' 0'))) return gauges;
-    if (Date.now() > deadline) assert.fail(`in-flight gauges did not return to 0:\n${gauges.join('\n')}`);
-    await delay(50); // metrics poll: nothing to await but the next reading
-  }
-}
-
-/** Resolves once the counter reaches `atLeast`. */
-async function counterReaches(server, name, labels, atLeast, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await metrics(server);
-    const v = metricValue(text, name, labels);
-    if (v >= atLeast) return v;
-    if (Date.now() > deadline) assert.fail(`${name}{${labels}} is ${v}, expected at least ${atLeast}\n${text}`);
-    await delay(50); // metrics poll
-  }
-}
 
 /** The connect_error of a client that must be refused. */
 async function refused(socket, timeout = 5000) {
