@@ -156,15 +156,15 @@ void Server::start() {
         engine_lws_->set_remote_sessions(forwarder_.get());
     }
     engine_lws_->add_route({"GET", config_.healthz_path, "application/json", [this](const std::string&, int& status) {
-                            if (shutting_down_) status = 503;
-                            return render_health();
-                        }});
+                                if (shutting_down_) status = 503;
+                                return render_health();
+                            }});
     engine_lws_->add_route({"GET", config_.metrics_path, "text/plain; version=0.0.4; charset=utf-8",
-                        [this](const std::string&, int&) { return render_metrics(); }});
+                            [this](const std::string&, int&) { return render_metrics(); }});
     engine_lws_->add_route({"POST", config_.admin_reload_path, "application/json",
-                        [this](const std::string& authorization, int& status) {
-                            return handle_admin_reload(authorization, status);
-                        }});
+                            [this](const std::string& authorization, int& status) {
+                                return handle_admin_reload(authorization, status);
+                            }});
     create_listeners();
     write_pid_file();
 }
